@@ -1,0 +1,121 @@
+// Connection: one accepted TCP connection, owned by one loop.
+//
+// Ownership: the connection keeps itself alive (a self shared_ptr) from accept until it
+// is closed; hold a shared_ptr (shared_from_this()) to use it past a callback. Thread
+// rules: send, close, shutdown_write, pause_reading and resume_reading are thread-safe
+// (off-loop calls are queued to the loop); everything else is for the loop thread, which
+// is where every callback runs. After close, sends are dropped silently.
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "gev/event_loop.h"
+#include "gev/protocol.h"
+#include "gev/ring_buffer.h"
+#include "gev/socket_address.h"
+#include "gev/stats.h"
+#include "gev/timer_wheel.h"
+
+namespace gev {
+
+namespace detail {
+struct Service;
+}  // namespace detail
+
+class Connection final : public std::enable_shared_from_this<Connection>,
+                         private detail::IoHandler {
+ public:
+  // Internal: created by the server's accept path on the owning loop.
+  Connection(EventLoop& loop, detail::Service& service, int fd, const SocketAddress& peer);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // ---- thread-safe ----
+  // Encodes `data` with the server's protocol and sends it. Off the loop thread the
+  // bytes are copied first. Replies sent while a read is being handled leave together.
+  void send(std::span<const uint8_t> data, uint32_t type = 0);
+  void send(std::string_view text, uint32_t type = 0) {
+    send({reinterpret_cast<const uint8_t*>(text.data()), text.size()}, type);
+  }
+  void send(const Frame& msg);
+  // Stops reading, flushes pending output, then closes. on_close follows.
+  void close();
+  // Closes now, dropping unsent output.
+  void abort();
+  // Flushes pending output, then shuts down the write side; reading goes on until EOF.
+  void shutdown_write();
+  // User flow control, independent of the write-buffer backpressure.
+  void pause_reading();
+  void resume_reading();
+
+  // ---- loop thread ----
+  uint64_t id() const { return id_; }
+  EventLoop& loop() const { return loop_; }
+  bool connected() const { return state_ == State::kConnected; }
+  const SocketAddress& peer_address() const { return peer_; }
+  SocketAddress local_address() const { return SocketAddress::local_of(fd_); }
+  int fd() const { return fd_; }
+  size_t read_buffer_size() const { return in_.size(); }
+  size_t write_buffer_size() const { return out_.size(); }
+  // Application state; any type. Protocols use protocol_state for theirs.
+  std::any& context() { return context_; }
+  void* protocol_state() const { return protocol_state_; }
+  void set_protocol_state(void* p) { protocol_state_ = p; }
+
+  // ---- internal ----
+  void start();  // registers with the loop, fires on_connect
+  void close_now(CloseReason reason);
+  void close_after_flush(CloseReason reason);
+  Connection* next_in_loop = nullptr;  // EventLoop's intrusive list
+  Connection* prev_in_loop = nullptr;
+
+ private:
+  enum class State : uint8_t { kConnected, kClosing, kClosed };
+  struct IdleNode : TimerWheel::Node {
+    Connection* owner;
+  };
+
+  void handle_io(uint32_t mask) override;
+  void handle_read();
+  void handle_write();
+  void process(std::span<const uint8_t> in, bool from_ring);
+  void send_in_loop(const Frame& msg);
+  void flush(WriteBatch& batch);
+  bool buffer_output(const uint8_t* p, size_t n);
+  void after_output_drained();
+  void update_interest();
+  void on_idle_check();
+  void maybe_finish();
+  void finish_close();
+  detail::LoopCounters& counters();
+
+  EventLoop& loop_;
+  detail::Service& service_;
+  int fd_;
+  State state_ = State::kConnected;
+  bool dispatching_ = false;
+  bool peer_eof_ = false;
+  bool backpressure_paused_ = false;
+  bool user_paused_ = false;
+  bool shutdown_pending_ = false;
+  bool write_shut_ = false;
+  CloseReason close_reason_ = CloseReason::kLocal;
+  uint32_t interest_ = 0;
+  uint64_t id_;
+  uint64_t last_active_ms_ = 0;
+  WriteBatch* current_batch_ = nullptr;  // set while a read's replies are gathered
+  RingBuffer in_;
+  RingBuffer out_;
+  IdleNode idle_node_;
+  SocketAddress peer_;
+  void* protocol_state_ = nullptr;
+  std::any context_;
+  std::shared_ptr<Connection> self_;  // keeps an open connection alive
+};
+
+}  // namespace gev

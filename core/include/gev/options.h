@@ -1,0 +1,39 @@
+// Options: gev's server options plus limits. Every size is in bytes.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <span>
+#include <string>
+
+namespace gev {
+
+class EventLoop;
+
+enum class LoadBalance { kRoundRobin, kLeastConnections, kCustom };
+
+// Picks the loop for a new connection (gev's LoadBalance). Called on the acceptor thread.
+using LoopChooser = std::function<EventLoop*(std::span<EventLoop* const> loops)>;
+
+struct Options {
+  std::string address = "127.0.0.1:1833";  // host:port; port 0 picks a free one
+  size_t loops = 0;                        // 0: one per CPU
+  bool reuse_port = false;                 // a listen socket per loop, kernel balances
+  int backlog = 1024;
+  LoadBalance load_balance = LoadBalance::kRoundRobin;
+  LoopChooser chooser;  // with kCustom
+
+  std::chrono::milliseconds idle_timeout{0};  // 0: never; measured from the last I/O
+  size_t max_connections = 0;                 // 0: unlimited; above it accept and close
+
+  size_t max_read_buffer = 64u << 20;   // undecoded input held per connection
+  size_t write_high_water = 4u << 20;   // pause reading above this much unsent output
+  size_t write_low_water = 1u << 20;    // resume reading below this
+  size_t max_write_buffer = 64u << 20;  // close a consumer this far behind
+
+  std::chrono::milliseconds stop_timeout{5000};  // output drain allowance on stop()
+  bool handle_signals = true;                    // run(): SIGINT/SIGTERM stop the server
+};
+
+}  // namespace gev

@@ -1,0 +1,57 @@
+// Stats: a server's counters. Each loop writes its own cache line (no shared atomics on
+// the hot path); stats() sums them, so a snapshot is consistent per counter, not across.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace gev {
+
+enum class CloseReason : uint8_t {
+  kPeerClosed,     // the peer closed (EOF) and pending output was flushed
+  kPeerReset,      // read or write error (ECONNRESET, EPIPE, ...)
+  kLocal,          // the handler or the application called close()
+  kIdleTimeout,    // no I/O for Options::idle_timeout
+  kSlowConsumer,   // unsent output exceeded Options::max_write_buffer
+  kInputOverflow,  // undecoded input exceeded Options::max_read_buffer
+  kDecodeError,    // the protocol rejected the input
+  kServerStop,     // the server stopped
+  kCount
+};
+const char* to_string(CloseReason r);
+
+struct Stats {
+  uint64_t accepted = 0;
+  uint64_t refused = 0;        // over max_connections: accepted and closed at once
+  uint64_t accept_errors = 0;  // EMFILE/ENFILE and other accept failures
+  uint64_t open = 0;
+  std::array<uint64_t, static_cast<size_t>(CloseReason::kCount)> closed{};
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  uint64_t messages_in = 0;
+  uint64_t messages_out = 0;
+};
+
+namespace detail {
+
+// Written by one thread (relaxed load+store, no lock prefix), read by any.
+class Counter {
+ public:
+  void add(uint64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> v_{0};
+};
+
+struct alignas(64) LoopCounters {
+  Counter accepted, refused, accept_errors, opened;
+  std::array<Counter, static_cast<size_t>(CloseReason::kCount)> closed;
+  Counter bytes_in, bytes_out, messages_in, messages_out;
+};
+
+}  // namespace detail
+}  // namespace gev

@@ -1,0 +1,377 @@
+// Connection: the read path (decode in place from the loop's buffer, keep only
+// leftovers), the write path (write directly, buffer the rest, backpressure) and close.
+#include "gev/connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "gev/log.h"
+#include "poller.h"
+#include "service.h"
+
+namespace gev {
+
+using detail::kReadable;
+using detail::kWritable;
+
+namespace {
+std::atomic<uint64_t> g_next_id{1};
+
+ssize_t send_iov(int fd, iovec* iov, int count) {
+  if (count == 1) return ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(count);
+  return ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+bool transient(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+}  // namespace
+
+Connection::Connection(EventLoop& loop, detail::Service& service, int fd, const SocketAddress& peer)
+    : loop_(loop),
+      service_(service),
+      fd_(fd),
+      id_(g_next_id.fetch_add(1, std::memory_order_relaxed)),
+      in_(0),
+      out_(0),
+      peer_(peer) {
+  idle_node_.owner = this;
+  idle_node_.fire = [](TimerWheel::Node* n) { static_cast<IdleNode*>(n)->owner->on_idle_check(); };
+}
+
+Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);  // only if never started
+}
+
+detail::LoopCounters& Connection::counters() {
+  return service_.counters_for(loop_.index());
+}
+
+void Connection::start() {
+  loop_.assert_in_loop_thread();
+  self_ = shared_from_this();
+  last_active_ms_ = loop_.now_ms();
+  interest_ = kReadable;
+  loop_.add_io(fd_, interest_, this);
+  loop_.attach(this);
+  if (service_.options.idle_timeout.count() > 0)
+    loop_.wheel().schedule(
+        &idle_node_,
+        last_active_ms_ + static_cast<uint64_t>(service_.options.idle_timeout.count()));
+  counters().opened.add(1);
+  dispatching_ = true;  // a close() inside on_connect is deferred until it returns
+  service_.handler.on_connect(*this);
+  dispatching_ = false;
+  maybe_finish();
+}
+
+// ---------------------------------------------------------------- events
+
+void Connection::handle_io(uint32_t mask) {
+  dispatching_ = true;
+  if ((mask & kWritable) && !out_.empty()) handle_write();
+  // Readable without read interest is an error or hang-up report: read to learn which.
+  if ((mask & kReadable) && state_ != State::kClosed && !peer_eof_) handle_read();
+  dispatching_ = false;
+  maybe_finish();
+}
+
+void Connection::handle_read() {
+  uint8_t* buf = loop_.read_buffer();
+  ssize_t n = ::read(fd_, buf, EventLoop::kReadBufferSize);
+  if (n > 0) {
+    counters().bytes_in.add(static_cast<uint64_t>(n));
+    last_active_ms_ = loop_.now_ms();
+    if (state_ != State::kConnected) return;  // closing: input is no longer wanted
+    if (in_.empty()) {
+      process({buf, static_cast<size_t>(n)}, false);
+    } else if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||
+               !in_.write(buf, static_cast<size_t>(n))) {
+      GEV_DEBUG("conn %llu: input over %zu bytes, closing", static_cast<unsigned long long>(id_),
+                service_.options.max_read_buffer);
+      close_now(CloseReason::kInputOverflow);
+    } else {
+      process(in_.linearize(), true);
+    }
+    return;
+  }
+  if (n == 0) {
+    // The peer will send no more. Replies already produced still go out, then we close.
+    peer_eof_ = true;
+    GEV_DEBUG("conn %llu: peer closed", static_cast<unsigned long long>(id_));
+    close_after_flush(CloseReason::kPeerClosed);
+    return;
+  }
+  if (transient(errno)) return;
+  GEV_DEBUG("conn %llu: read: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
+  close_now(CloseReason::kPeerReset);
+}
+
+void Connection::process(std::span<const uint8_t> in, bool from_ring) {
+  WriteBatch& batch = loop_.acquire_batch();
+  batch.reset(in);
+  current_batch_ = &batch;
+  Protocol& protocol = service_.protocol;
+  Handler& handler = service_.handler;
+  detail::LoopCounters& cnt = counters();
+  size_t off = 0;
+  uint64_t msgs_in = 0, msgs_out = 0;
+  while (off < in.size() && state_ == State::kConnected) {
+    DecodeResult r = protocol.decode(*this, in.subspan(off));
+    if (r.status == DecodeStatus::kError || (r.status == DecodeStatus::kFrame && r.consumed == 0)) {
+      const char* why = r.error ? r.error : "protocol produced a frame without consuming input";
+      GEV_DEBUG("conn %llu: decode error: %s", static_cast<unsigned long long>(id_), why);
+      close_after_flush(CloseReason::kDecodeError);
+      break;
+    }
+    size_t consumed = r.consumed < in.size() - off ? r.consumed : in.size() - off;
+    if (r.status == DecodeStatus::kFrame) {
+      ++msgs_in;
+      std::span<const uint8_t> reply = handler.on_message(*this, r.frame);
+      if (!reply.empty() && !write_shut_ && state_ != State::kClosed) {
+        protocol.encode(*this, Frame{reply, r.frame.type, r.frame.meta}, batch);
+        ++msgs_out;
+      }
+    }
+    off += consumed;
+    if (r.status == DecodeStatus::kNeedMore && consumed == 0) break;
+  }
+  current_batch_ = nullptr;
+  cnt.messages_in.add(msgs_in);
+  cnt.messages_out.add(msgs_out);
+  flush(batch);  // before touching the input: the batch may reference it
+  loop_.release_batch();
+  if (from_ring) {
+    in_.consume(off);
+  } else if (off < in.size() && state_ == State::kConnected) {
+    size_t left = in.size() - off;
+    if (left > service_.options.max_read_buffer || !in_.write(in.data() + off, left)) {
+      close_now(CloseReason::kInputOverflow);
+      return;
+    }
+  }
+  if (in_.empty()) in_.shrink();  // an idle connection holds no input buffer
+}
+
+void Connection::handle_write() {
+  RingBuffer::Spans s = out_.peek_all();
+  iovec iov[2] = {{const_cast<uint8_t*>(s.first.data()), s.first.size()},
+                  {const_cast<uint8_t*>(s.second.data()), s.second.size()}};
+  ssize_t n = send_iov(fd_, iov, s.second.empty() ? 1 : 2);
+  if (n < 0) {
+    if (transient(errno)) return;
+    GEV_DEBUG("conn %llu: write: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
+    close_now(CloseReason::kPeerReset);
+    return;
+  }
+  out_.consume(static_cast<size_t>(n));
+  counters().bytes_out.add(static_cast<uint64_t>(n));
+  last_active_ms_ = loop_.now_ms();
+  if (backpressure_paused_ && out_.size() < service_.options.write_low_water) {
+    backpressure_paused_ = false;
+    update_interest();
+  }
+  if (out_.empty()) after_output_drained();
+}
+
+// ---------------------------------------------------------------- output
+
+void Connection::send(std::span<const uint8_t> data, uint32_t type) {
+  send(Frame{data, type, {}});
+}
+
+void Connection::send(const Frame& msg) {
+  if (loop_.in_loop_thread()) {
+    send_in_loop(msg);
+    return;
+  }
+  std::vector<uint8_t> data(msg.data.begin(), msg.data.end());
+  std::vector<uint8_t> meta(msg.meta.begin(), msg.meta.end());
+  loop_.queue_in_loop(
+      [self = shared_from_this(), data = std::move(data), meta = std::move(meta), type = msg.type] {
+        self->send_in_loop(Frame{data, type, meta});
+      });
+}
+
+void Connection::send_in_loop(const Frame& msg) {
+  if (state_ == State::kClosed || write_shut_ || shutdown_pending_) return;
+  counters().messages_out.add(1);
+  if (current_batch_ != nullptr) {  // inside this connection's read: leave with the rest
+    service_.protocol.encode(*this, msg, *current_batch_);
+    return;
+  }
+  WriteBatch& batch = loop_.acquire_batch();
+  batch.reset();
+  service_.protocol.encode(*this, msg, batch);
+  flush(batch);
+  loop_.release_batch();
+  maybe_finish();
+}
+
+void Connection::flush(WriteBatch& batch) {
+  if (batch.empty() || state_ == State::kClosed) return;
+  iovec iov[WriteBatch::kMaxPieces + 1];
+  int count = batch.to_iovec(iov);
+  size_t written = 0;
+  if (out_.empty()) {
+    ssize_t n = send_iov(fd_, iov, count);
+    if (n < 0) {
+      if (!transient(errno)) {
+        GEV_DEBUG("conn %llu: write: %s", static_cast<unsigned long long>(id_),
+                  std::strerror(errno));
+        close_now(CloseReason::kPeerReset);
+        return;
+      }
+      n = 0;
+    }
+    written = static_cast<size_t>(n);
+    counters().bytes_out.add(written);
+    last_active_ms_ = loop_.now_ms();
+  }
+  if (written == batch.bytes()) return;
+  // Keep what the socket did not take, in order, behind anything already queued.
+  size_t skip = written;
+  for (int i = 0; i < count; ++i) {
+    size_t len = iov[i].iov_len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    if (!buffer_output(static_cast<const uint8_t*>(iov[i].iov_base) + skip, len - skip)) return;
+    skip = 0;
+  }
+  if (!(interest_ & kWritable)) update_interest();
+}
+
+bool Connection::buffer_output(const uint8_t* p, size_t n) {
+  const Options& o = service_.options;
+  if (out_.size() + n > o.max_write_buffer || !out_.write(p, n)) {
+    GEV_DEBUG("conn %llu: slow consumer, %zu bytes unsent, closing",
+              static_cast<unsigned long long>(id_), out_.size() + n);
+    close_now(CloseReason::kSlowConsumer);
+    return false;
+  }
+  if (!backpressure_paused_ && out_.size() > o.write_high_water) {
+    backpressure_paused_ = true;
+    update_interest();
+  }
+  return true;
+}
+
+void Connection::after_output_drained() {
+  out_.shrink();
+  update_interest();
+  if (shutdown_pending_ && !write_shut_) {
+    shutdown_pending_ = false;
+    write_shut_ = true;
+    ::shutdown(fd_, SHUT_WR);
+  }
+  // A closing connection is finished by handle_io once it returns.
+}
+
+void Connection::update_interest() {
+  if (state_ == State::kClosed) return;
+  uint32_t want = 0;
+  if (state_ == State::kConnected && !peer_eof_ && !backpressure_paused_ && !user_paused_)
+    want |= kReadable;
+  if (!out_.empty()) want |= kWritable;
+  if (want != interest_) {
+    loop_.update_io(fd_, interest_, want);
+    interest_ = want;
+  }
+}
+
+// ---------------------------------------------------------------- control
+
+void Connection::close() {
+  loop_.run_in_loop([self = shared_from_this()] { self->close_after_flush(CloseReason::kLocal); });
+}
+
+void Connection::abort() {
+  loop_.run_in_loop([self = shared_from_this()] { self->close_now(CloseReason::kLocal); });
+}
+
+void Connection::shutdown_write() {
+  loop_.run_in_loop([self = shared_from_this()] {
+    if (self->state_ == State::kClosed || self->write_shut_) return;
+    self->shutdown_pending_ = true;
+    if (self->out_.empty()) self->after_output_drained();
+  });
+}
+
+void Connection::pause_reading() {
+  loop_.run_in_loop([self = shared_from_this()] {
+    self->user_paused_ = true;
+    self->update_interest();
+  });
+}
+
+void Connection::resume_reading() {
+  loop_.run_in_loop([self = shared_from_this()] {
+    self->user_paused_ = false;
+    self->update_interest();
+  });
+}
+
+void Connection::close_after_flush(CloseReason reason) {
+  if (state_ != State::kConnected) return;
+  state_ = State::kClosing;
+  close_reason_ = reason;
+  update_interest();  // drops read interest
+  maybe_finish();
+}
+
+void Connection::maybe_finish() {
+  // Inside a dispatch the close waits until the dispatch unwinds (handle_io or start).
+  if (dispatching_ || fd_ < 0) return;
+  if (state_ == State::kClosed || (state_ == State::kClosing && out_.empty())) finish_close();
+}
+
+void Connection::close_now(CloseReason reason) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kConnected) close_reason_ = reason;
+  state_ = State::kClosed;
+  maybe_finish();
+}
+
+void Connection::on_idle_check() {
+  uint64_t deadline =
+      last_active_ms_ + static_cast<uint64_t>(service_.options.idle_timeout.count());
+  if (loop_.now_ms() < deadline) {
+    loop_.wheel().schedule(&idle_node_, deadline);
+    return;
+  }
+  GEV_DEBUG("conn %llu: idle for %lld ms, closing", static_cast<unsigned long long>(id_),
+            static_cast<long long>(service_.options.idle_timeout.count()));
+  close_now(CloseReason::kIdleTimeout);
+}
+
+void Connection::finish_close() {
+  if (fd_ < 0) return;
+  state_ = State::kClosed;
+  loop_.wheel().cancel(&idle_node_);
+  loop_.remove_io(fd_, interest_);
+  interest_ = 0;
+  ::close(fd_);
+  fd_ = -1;
+  loop_.detach(this);
+  counters().closed[static_cast<size_t>(close_reason_)].add(1);
+  service_.live.fetch_sub(1, std::memory_order_relaxed);
+  in_.clear();
+  in_.shrink();
+  out_.clear();
+  out_.shrink();
+  service_.handler.on_close(*this);
+  // Last: may destroy *this.
+  std::shared_ptr<Connection> keep = std::move(self_);
+}
+
+}  // namespace gev

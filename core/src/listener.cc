@@ -1,0 +1,123 @@
+// Listener implementation.
+#include "listener.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "gev/log.h"
+#include "poller.h"
+
+namespace gev::detail {
+
+namespace {
+constexpr int kAcceptBatch = 64;  // per readiness report, so one busy listener cannot starve I/O
+
+int open_spare() {
+  return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+}  // namespace
+
+int open_listen_socket(const SocketAddress& addr, bool reuse_port, int backlog) {
+  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    int err = errno;
+    ::close(fd);
+    throw std::system_error(err, std::generic_category(), "SO_REUSEPORT");
+  }
+  if (::bind(fd, addr.get(), addr.size()) < 0 || ::listen(fd, backlog) < 0) {
+    int err = errno;
+    ::close(fd);
+    throw std::system_error(err, std::generic_category(), "listen on " + addr.to_string());
+  }
+  return fd;
+}
+
+Listener::Listener(EventLoop& loop, int listen_fd, LoopCounters& counters, AcceptFn on_accept)
+    : loop_(loop),
+      fd_(listen_fd),
+      spare_fd_(open_spare()),
+      counters_(counters),
+      on_accept_(std::move(on_accept)) {}
+
+Listener::~Listener() {
+  if (fd_ >= 0) ::close(fd_);
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+}
+
+void Listener::start() {
+  loop_.add_io(fd_, kReadable, this);
+  watching_ = true;
+}
+
+void Listener::stop() {
+  if (fd_ < 0) return;
+  loop_.remove_io(fd_, watching_ ? kReadable : kNone);
+  watching_ = false;
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void Listener::handle_io(uint32_t) {
+  for (int i = 0; i < kAcceptBatch && fd_ >= 0; ++i) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      on_accept_(fd, SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), len));
+      continue;
+    }
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;
+    counters_.accept_errors.add(1);
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      on_fd_exhausted(err);
+      if (!watching_) return;
+      continue;
+    }
+    GEV_ERROR("accept: %s", std::strerror(err));
+    return;
+  }
+}
+
+void Listener::on_fd_exhausted(int err) {
+  if (loop_.now_ns() - last_warning_ns_ > 1000000000) {  // at most one line a second
+    GEV_WARN("accept: %s; refusing connections until descriptors free up", std::strerror(err));
+    last_warning_ns_ = loop_.now_ns();
+  }
+  // Free the spare, take the waiting connection and close it: the peer sees a clean
+  // close instead of waiting in the backlog, and level-triggered readiness clears.
+  if (spare_fd_ >= 0) {
+    ::close(spare_fd_);
+    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+    spare_fd_ = open_spare();
+    if (fd >= 0) return;
+  } else {
+    spare_fd_ = open_spare();
+  }
+  // Could not even do that: stop watching for a while rather than spin.
+  loop_.update_io(fd_, kReadable, kNone);
+  watching_ = false;
+  loop_.run_after(std::chrono::milliseconds(100), [this] {
+    if (fd_ >= 0 && !watching_) {
+      loop_.update_io(fd_, kNone, kReadable);
+      watching_ = true;
+    }
+  });
+}
+
+}  // namespace gev::detail

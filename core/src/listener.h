@@ -1,0 +1,44 @@
+// Listener: a listening socket on one loop. Accepts in bounded batches; on EMFILE it
+// uses a spare fd to accept-and-close (so a full fd table does not spin the loop), and
+// if even that fails it stops watching the socket for a moment.
+#pragma once
+
+#include <functional>
+
+#include "gev/event_loop.h"
+#include "gev/socket_address.h"
+#include "gev/stats.h"
+
+namespace gev::detail {
+
+// Opens, binds and listens (non-blocking, close-on-exec, SO_REUSEADDR, optionally
+// SO_REUSEPORT). Throws std::system_error naming the address.
+int open_listen_socket(const SocketAddress& addr, bool reuse_port, int backlog);
+
+class Listener final : public IoHandler {
+ public:
+  using AcceptFn = std::function<void(int fd, const SocketAddress& peer)>;
+
+  // Takes ownership of listen_fd. Counters are written on the loop's thread.
+  Listener(EventLoop& loop, int listen_fd, LoopCounters& counters, AcceptFn on_accept);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  void start();  // loop thread
+  void stop();   // loop thread; closes the socket
+  void handle_io(uint32_t mask) override;
+
+ private:
+  void on_fd_exhausted(int err);
+
+  EventLoop& loop_;
+  int fd_;
+  int spare_fd_;
+  bool watching_ = false;
+  int64_t last_warning_ns_ = 0;
+  LoopCounters& counters_;
+  AcceptFn on_accept_;
+};
+
+}  // namespace gev::detail
