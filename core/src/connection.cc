@@ -149,6 +149,7 @@ void Connection::process(std::span<const uint8_t> in, bool from_ring) {
   cnt.messages_out.add(msgs_out);
   flush(batch);  // before touching the input: the batch may reference it
   loop_.release_batch();
+  if (shutdown_pending_ && out_.empty() && state_ != State::kClosed) after_output_drained();
   if (from_ring) {
     in_.consume(off);
   } else if (off < in.size() && state_ == State::kConnected) {
@@ -303,7 +304,8 @@ void Connection::shutdown_write() {
   loop_.run_in_loop([self = shared_from_this()] {
     if (self->state_ == State::kClosed || self->write_shut_) return;
     self->shutdown_pending_ = true;
-    if (self->out_.empty()) self->after_output_drained();
+    // Inside a read, replies gathered so far leave first (process() finishes the job).
+    if (self->out_.empty() && !self->current_batch_) self->after_output_drained();
   });
 }
 

@@ -117,8 +117,8 @@ void Server::on_accept(EventLoop& accepting, int fd, const SocketAddress& peer) 
   }
   size_t max = svc.options.max_connections;
   if (max != 0 && svc.live.load(std::memory_order_relaxed) >= max) {
-    ::close(fd);
     cnt.refused.add(1);
+    ::close(fd);
     GEV_DEBUG("refused %s: %zu connections open (max_connections)", peer.to_string().c_str(), max);
     return;
   }

@@ -62,6 +62,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   int fd() const { return fd_; }
   size_t read_buffer_size() const { return in_.size(); }
   size_t write_buffer_size() const { return out_.size(); }
+  // Why the connection closed; meaningful in on_close.
+  CloseReason close_reason() const { return close_reason_; }
   // Application state; any type. Protocols use protocol_state for theirs.
   std::any& context() { return context_; }
   void* protocol_state() const { return protocol_state_; }

@@ -1,0 +1,106 @@
+// Echo correctness: sizes from 1 B to 4 MiB, many connections, pipelining, and every
+// accept mode (acceptor with round-robin / least-connections / custom chooser, reuseport).
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "test_client.h"
+#include "test_handlers.h"
+
+using namespace gev;
+using namespace gev::test;
+
+namespace {
+
+struct Mode {
+  const char* name;
+  bool reuse_port;
+  LoadBalance balance;
+};
+const Mode kModes[] = {
+    {"acceptor/round-robin", false, LoadBalance::kRoundRobin},
+    {"acceptor/least-connections", false, LoadBalance::kLeastConnections},
+    {"acceptor/custom", false, LoadBalance::kCustom},
+    {"reuseport", true, LoadBalance::kRoundRobin},
+};
+
+Options mode_options(const Mode& m) {
+  Options o = test_options(2);
+  o.reuse_port = m.reuse_port;
+  o.load_balance = m.balance;
+  if (m.balance == LoadBalance::kCustom)
+    o.chooser = [](std::span<EventLoop* const> loops) { return loops.back(); };
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("echo returns every byte, 1 B to 4 MiB, in every accept mode") {
+  raise_fd_limit();
+  for (const Mode& m : kModes) {
+    CAPTURE(m.name);
+    size_t fds = open_fd_count();
+    {
+      RecordingEcho handler;
+      Server server(handler, mode_options(m));
+      server.start();
+      TestClient c(server.port());
+      REQUIRE(c.fd() >= 0);
+      for (size_t size : {size_t{1}, size_t{100}, size_t{4096}, size_t{65535}, size_t{65536},
+                          size_t{65537}, size_t{1} << 20, size_t{4} << 20}) {
+        CAPTURE(size);
+        std::string data = random_bytes(size, static_cast<uint32_t>(size));
+        CHECK(c.echo(data) == data);
+      }
+      c.close();
+      REQUIRE(wait_until([&] { return handler.closes() == 1; }));
+      CHECK(handler.closed_for(CloseReason::kPeerClosed) == 1);
+    }
+    CHECK(open_fd_count() == fds);  // the server left no descriptor behind
+  }
+}
+
+TEST_CASE("1000 concurrent connections each get their own echo") {
+  raise_fd_limit();
+  for (const Mode& m : kModes) {
+    CAPTURE(m.name);
+    RecordingEcho handler;
+    Server server(handler, mode_options(m));
+    server.start();
+    std::vector<TestClient> clients(1000);
+    for (auto& c : clients) REQUIRE(c.connect(server.port()));
+    for (size_t i = 0; i < clients.size(); ++i)
+      REQUIRE(clients[i].send_all("hello " + std::to_string(i)));
+    for (size_t i = 0; i < clients.size(); ++i) {
+      std::string want = "hello " + std::to_string(i);
+      REQUIRE(clients[i].recv_exact(want.size()) == want);
+    }
+    CHECK(server.stats().open == 1000);
+    if (m.balance == LoadBalance::kCustom) {
+      CHECK(server.loops().back()->connection_count() == 1000);
+    } else {
+      // Both loops carry a share (round-robin and least-connections split evenly).
+      for (EventLoop* l : server.loops()) CHECK(l->connection_count() > (m.reuse_port ? 0u : 400u));
+    }
+    clients.clear();
+    REQUIRE(wait_until([&] { return handler.closes() == 1000; }));
+    CHECK(handler.connects() == 1000);
+    CHECK(handler.double_closes() == 0);
+    CHECK(server.stats().open == 0);
+  }
+}
+
+TEST_CASE("pipelined requests come back complete and in order") {
+  RecordingEcho handler;
+  Server server(handler, test_options(1));
+  server.start();
+  TestClient c(server.port());
+  std::string all;
+  for (int i = 0; i < 2000; ++i) all += "request-" + std::to_string(i) + ";";
+  REQUIRE(c.send_all(all));  // one burst: many requests per read on the server
+  CHECK(c.recv_exact(all.size()) == all);
+  Stats s = server.stats();
+  CHECK(s.bytes_in == all.size());
+  CHECK(s.bytes_out == all.size());
+}
