@@ -147,6 +147,7 @@ void EventLoop::queue_in_loop(Task task) {
   {
     std::lock_guard lock(tasks_mu_);
     tasks_.push_back(std::move(task));
+    tasks_pending_.store(true, std::memory_order_release);
   }
   // From the loop itself a wake-up is needed only while tasks run: the next poll must
   // not block on a task queued by a task.
@@ -154,10 +155,13 @@ void EventLoop::queue_in_loop(Task task) {
 }
 
 void EventLoop::run_tasks() {
+  // Most rounds have no task: skip the lock then.
+  if (!tasks_pending_.load(std::memory_order_acquire)) return;
   std::vector<Task> tasks;
   {
     std::lock_guard lock(tasks_mu_);
     tasks.swap(tasks_);
+    tasks_pending_.store(false, std::memory_order_relaxed);
   }
   if (tasks.empty()) return;
   running_tasks_.store(true, std::memory_order_relaxed);

@@ -104,6 +104,7 @@ class EventLoop {
 
   std::mutex tasks_mu_;
   std::vector<Task> tasks_;
+  std::atomic<bool> tasks_pending_{false};
   std::atomic<bool> running_tasks_{false};
 
   int64_t now_ns_ = 0;
