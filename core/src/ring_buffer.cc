@@ -18,6 +18,33 @@ RingBuffer::RingBuffer(size_t max_capacity, size_t initial_capacity)
   if (max_capacity_ != 0 && initial_capacity_ > max_capacity_) initial_capacity_ = max_capacity_;
 }
 
+RingBuffer::RingBuffer(RingBuffer&& other) noexcept
+    : data_(std::move(other.data_)),
+      mask_(other.mask_),
+      initial_capacity_(other.initial_capacity_),
+      max_capacity_(other.max_capacity_),
+      head_(other.head_),
+      tail_(other.tail_),
+      vhead_(other.vhead_) {
+  other.mask_ = 0;
+  other.head_ = other.tail_ = other.vhead_ = 0;
+}
+
+RingBuffer& RingBuffer::operator=(RingBuffer&& other) noexcept {
+  if (this != &other) {
+    data_ = std::move(other.data_);
+    mask_ = other.mask_;
+    initial_capacity_ = other.initial_capacity_;
+    max_capacity_ = other.max_capacity_;
+    head_ = other.head_;
+    tail_ = other.tail_;
+    vhead_ = other.vhead_;
+    other.mask_ = 0;
+    other.head_ = other.tail_ = other.vhead_ = 0;
+  }
+  return *this;
+}
+
 void RingBuffer::reallocate(size_t new_capacity) {
   auto fresh = std::make_unique_for_overwrite<uint8_t[]>(new_capacity);
   size_t n = size();
@@ -98,7 +125,7 @@ std::span<const uint8_t> RingBuffer::linearize() {
 }
 
 uint8_t* RingBuffer::reserve(size_t n) {
-  if (!grow_to_fit(n)) return nullptr;
+  if (!grow_to_fit(n == 0 ? 1 : n)) return nullptr;
   size_t at = index(tail_);
   if (at + n > capacity()) {
     // The free space wraps: compact the data to the front so the tail space is whole.

@@ -24,7 +24,8 @@ void WriteBatch::reserve_scratch(size_t n) {
 }
 
 uint8_t* WriteBatch::alloc(size_t n) {
-  reserve_scratch(n);
+  reserve_scratch(n == 0 ? 1 : n);
+  if (n == 0) return scratch_.get() + scratch_used_;  // nothing to send: no piece
   uint8_t* p = scratch_.get() + scratch_used_;
   if (!pieces_.empty() && pieces_.back().ptr == nullptr &&
       pieces_.back().offset + pieces_.back().len == scratch_used_) {

@@ -27,8 +27,9 @@ class RingBuffer {
 
   // max_capacity 0 means unbounded. Both are rounded up to powers of two.
   explicit RingBuffer(size_t max_capacity = 0, size_t initial_capacity = kDefaultInitial);
-  RingBuffer(RingBuffer&&) noexcept = default;
-  RingBuffer& operator=(RingBuffer&&) noexcept = default;
+  // A moved-from buffer is empty and unallocated, with the same limits.
+  RingBuffer(RingBuffer&& other) noexcept;
+  RingBuffer& operator=(RingBuffer&& other) noexcept;
 
   size_t size() const { return static_cast<size_t>(tail_ - head_); }
   bool empty() const { return tail_ == head_; }

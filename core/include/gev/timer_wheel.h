@@ -34,8 +34,9 @@ class TimerWheel {
   // Fires every node due at or before now_ms, in deadline order by tick.
   void advance(uint64_t now_ms);
 
-  // The earliest tick at which advance() may have work: exact for the next 64 ms,
-  // otherwise the next cascade (a lower bound). nullopt when empty.
+  // The earliest tick at which advance() may have work: a level-0 deadline (exact) or
+  // the next cascade of a higher level, whichever comes first; never later than the
+  // earliest deadline. nullopt when empty.
   std::optional<uint64_t> next_event() const;
 
   uint64_t now() const { return now_; }
