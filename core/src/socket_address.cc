@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 namespace gev {
@@ -59,13 +60,16 @@ uint16_t SocketAddress::port() const {
 }
 
 std::string SocketAddress::to_string() const {
-  char buf[INET6_ADDRSTRLEN] = "?";
+  char host[INET6_ADDRSTRLEN] = "?";
+  char out[INET6_ADDRSTRLEN + 16];
   if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &storage_.v6.sin6_addr, buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(port());
+    inet_ntop(AF_INET6, &storage_.v6.sin6_addr, host, sizeof host);
+    std::snprintf(out, sizeof out, "[%s]:%u", host, static_cast<unsigned>(port()));
+  } else {
+    if (family() == AF_INET) inet_ntop(AF_INET, &storage_.v4.sin_addr, host, sizeof host);
+    std::snprintf(out, sizeof out, "%s:%u", host, static_cast<unsigned>(port()));
   }
-  if (family() == AF_INET) inet_ntop(AF_INET, &storage_.v4.sin_addr, buf, sizeof buf);
-  return std::string(buf) + ":" + std::to_string(port());
+  return out;
 }
 
 }  // namespace gev

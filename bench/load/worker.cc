@@ -1,0 +1,339 @@
+// gev-load worker: a level-triggered epoll client loop that keeps messages in
+// flight on its connections, checks every echoed byte and times each message.
+#include "worker.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+namespace gev::load {
+namespace {
+
+constexpr size_t kReadBufSize = 256 * 1024;
+constexpr int kMaxEvents = 256;
+constexpr int kMaxPrintedErrors = 10;
+constexpr unsigned long kTimerSlackNs = 20000;
+
+// Shared by all workers so a broken server cannot flood stderr.
+std::atomic<int> g_printed_errors{0};
+
+uint64_t Mix64(uint64_t x) {  // splitmix64 finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Message `seq` of a connection: bytes [0,8) carry seq little-endian
+// (truncated for tiny messages) so error dumps are readable; the rest is a
+// shared random pad XORed with a per-(connection, seq) key, so a chunk that is
+// misplaced, duplicated, reordered or from another connection never matches.
+class Payload {
+ public:
+  explicit Payload(size_t size) : pad_((size + 7) / 8 * 8) {
+    uint64_t s = 42;
+    for (size_t i = 0; i < pad_.size(); i += 8) {
+      uint64_t w = Mix64(s++);
+      std::memcpy(&pad_[i], &w, 8);
+    }
+  }
+
+  // Writes bytes [off, off+n) of the message identified by (key, seq).
+  void Fill(uint64_t key, uint64_t seq, size_t off, size_t n, uint8_t* dst) const {
+    uint8_t kb[8];
+    std::memcpy(kb, &key, 8);
+    size_t i = off;
+    const size_t end = off + n;
+    for (; i < end && (i < 8 || (i & 7) != 0); ++i) {
+      *dst++ =
+          i < 8 ? static_cast<uint8_t>(seq >> (8 * i)) : static_cast<uint8_t>(pad_[i] ^ kb[i & 7]);
+    }
+    // Word loop: i is 8-aligned, so byte j of `key` in memory is kb[j].
+    for (; i + 8 <= end; i += 8, dst += 8) {
+      uint64_t w;
+      std::memcpy(&w, &pad_[i], 8);
+      w ^= key;
+      std::memcpy(dst, &w, 8);
+    }
+    for (; i < end; ++i) *dst++ = static_cast<uint8_t>(pad_[i] ^ kb[i & 7]);
+  }
+
+ private:
+  std::vector<uint8_t> pad_;
+};
+
+struct Conn {
+  int fd = -1;
+  uint64_t id = 0;
+  std::vector<uint8_t> out;  // queued bytes not yet accepted by the kernel
+  size_t out_off = 0;
+  uint64_t sent_seq = 0;  // messages queued so far
+  uint64_t recv_seq = 0;  // message currently being received
+  size_t recv_off = 0;    // bytes of recv_seq already received
+  uint64_t bytes_written = 0;
+  uint64_t bytes_read = 0;
+  std::vector<int64_t> send_ns;  // ring indexed by seq % pipeline
+  uint32_t credits = 0;          // paced mode: sends the schedule allows
+  bool want_out = false;
+};
+
+class Worker {
+ public:
+  Worker(const WorkerConfig& cfg, WorkerResult* res) : cfg_(cfg), res_(res), payload_(cfg.size) {}
+
+  void Run();
+
+ private:
+  uint64_t Key(const Conn& c, uint64_t seq) const { return Mix64((c.id << 40) ^ seq); }
+  void Fail(Conn& c, const char* what);
+  void SetWantOut(Conn& c, bool on);
+  void QueueAndSend(Conn& c, int64_t now);
+  void Flush(Conn& c);
+  void OnReadable(Conn& c);
+  void Consume(Conn& c, const uint8_t* p, size_t n, int64_t now);
+  void ReleaseSlots(int64_t now);
+  int Wait(epoll_event* evs, int64_t now);
+
+  const WorkerConfig& cfg_;
+  WorkerResult* res_;
+  Payload payload_;
+  std::vector<Conn> conns_;
+  int ep_ = -1;
+  std::vector<uint8_t> rbuf_ = std::vector<uint8_t>(kReadBufSize);
+  std::vector<uint8_t> expect_ = std::vector<uint8_t>(kReadBufSize);
+  double slot_ns_ = 0;    // paced: interval between sends of this worker
+  double next_slot_ = 0;  // paced: CLOCK_MONOTONIC ns of the next send slot
+  size_t slot_ = 0;       // paced: round-robin index of the next slot owner
+  bool have_pwait2_ = true;
+};
+
+void Worker::Fail(Conn& c, const char* what) {
+  if (c.fd < 0) return;
+  ++res_->errors;
+  if (g_printed_errors.fetch_add(1) < kMaxPrintedErrors) {
+    std::fprintf(stderr, "gev-load: conn %" PRIu64 ": %s\n", c.id, what);
+  }
+  // The stream is unusable after any error; drop it instead of reporting a
+  // cascade of follow-up mismatches.
+  epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+  close(c.fd);
+  c.fd = -1;
+}
+
+void Worker::SetWantOut(Conn& c, bool on) {
+  if (c.want_out == on || c.fd < 0) return;
+  c.want_out = on;
+  epoll_event ev{};
+  ev.events = on ? (EPOLLIN | EPOLLOUT) : EPOLLIN;
+  ev.data.u32 = static_cast<uint32_t>(&c - conns_.data());
+  epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+// Queues as many new messages as the pipeline depth (and, when paced, the
+// schedule) allows, then tries to write them right away.
+void Worker::QueueAndSend(Conn& c, int64_t now) {
+  if (c.fd < 0) return;
+  uint64_t in_flight = c.sent_seq - c.recv_seq;
+  uint64_t n = cfg_.pipeline - in_flight;
+  if (cfg_.rate > 0) {
+    n = std::min<uint64_t>(n, c.credits);
+    c.credits -= static_cast<uint32_t>(n);
+  }
+  if (n == 0) return;
+  if (c.out_off > 0) {  // keep the buffer bounded by pipeline * size
+    c.out.erase(c.out.begin(), c.out.begin() + c.out_off);
+    c.out_off = 0;
+  }
+  size_t pos = c.out.size();
+  c.out.resize(pos + n * cfg_.size);
+  for (uint64_t i = 0; i < n; ++i, pos += cfg_.size) {
+    uint64_t seq = c.sent_seq++;
+    payload_.Fill(Key(c, seq), seq, 0, cfg_.size, &c.out[pos]);
+    c.send_ns[seq % cfg_.pipeline] = now;
+  }
+  if (!c.want_out) Flush(c);  // if want_out, the socket was full: wait
+}
+
+void Worker::Flush(Conn& c) {
+  while (c.fd >= 0 && c.out_off < c.out.size()) {
+    ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_off += static_cast<size_t>(n);
+      c.bytes_written += static_cast<uint64_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      SetWantOut(c, true);
+      return;
+    } else {
+      Fail(c, n < 0 ? std::strerror(errno) : "send returned 0");
+      return;
+    }
+  }
+  c.out.clear();
+  c.out_off = 0;
+  SetWantOut(c, false);
+}
+
+void Worker::OnReadable(Conn& c) {
+  ssize_t n = read(c.fd, rbuf_.data(), rbuf_.size());
+  if (n > 0) {
+    int64_t now = NowNs();
+    Consume(c, rbuf_.data(), static_cast<size_t>(n), now);
+    QueueAndSend(c, now);
+  } else if (n == 0) {
+    Fail(c, "server closed the connection");
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    Fail(c, std::strerror(errno));
+  }
+}
+
+// Verifies received bytes against what was sent and completes messages.
+void Worker::Consume(Conn& c, const uint8_t* p, size_t n, int64_t now) {
+  if (c.bytes_read + n > c.bytes_written) {
+    Fail(c, "received more bytes than were sent");
+    return;
+  }
+  c.bytes_read += n;
+  while (n > 0) {
+    size_t take = std::min(n, cfg_.size - c.recv_off);
+    payload_.Fill(Key(c, c.recv_seq), c.recv_seq, c.recv_off, take, expect_.data());
+    if (std::memcmp(p, expect_.data(), take) != 0) {
+      size_t i = 0;
+      while (p[i] == expect_[i]) ++i;
+      char msg[160];
+      std::snprintf(msg, sizeof(msg),
+                    "mismatch in msg seq %" PRIu64 " at offset %zu: expected 0x%02x got 0x%02x",
+                    c.recv_seq, c.recv_off + i, expect_[i], p[i]);
+      Fail(c, msg);
+      return;
+    }
+    p += take;
+    n -= take;
+    c.recv_off += take;
+    if (c.recv_off == cfg_.size) {
+      int64_t lat = now - c.send_ns[c.recv_seq % cfg_.pipeline];
+      if (now >= cfg_.measure_ns && now < cfg_.end_ns) {
+        res_->latency_ns.Record(static_cast<uint64_t>(lat));
+        ++res_->msgs;
+      }
+      ++res_->msgs_total;
+      ++c.recv_seq;
+      c.recv_off = 0;
+    }
+  }
+}
+
+// Paced mode: one global schedule per worker whose slots go round-robin to
+// the connections, so sends are evenly spread over time and connections.
+// A connection at full pipeline banks the slot as a credit (max pipeline);
+// beyond that the slot is lost, so a slow server sees the rate drop instead
+// of a burst later.
+void Worker::ReleaseSlots(int64_t now) {
+  const double max_lag =
+      slot_ns_ * static_cast<double>(conns_.size()) * static_cast<double>(cfg_.pipeline);
+  if (static_cast<double>(now) - next_slot_ > max_lag) {
+    next_slot_ = static_cast<double>(now) - max_lag;
+  }
+  while (next_slot_ <= static_cast<double>(now)) {
+    Conn& c = conns_[slot_++ % conns_.size()];
+    next_slot_ += slot_ns_;
+    if (c.fd >= 0 && c.credits < cfg_.pipeline) {
+      ++c.credits;
+      QueueAndSend(c, now);
+    }
+  }
+}
+
+// Waits for events until the next deadline (end of run or next send slot).
+int Worker::Wait(epoll_event* evs, int64_t now) {
+  int64_t deadline = cfg_.end_ns;
+  if (cfg_.rate > 0) {
+    deadline = std::min(deadline, static_cast<int64_t>(next_slot_) + 1);
+  }
+  int64_t left = std::max<int64_t>(0, deadline - now);
+  if (have_pwait2_) {
+    timespec ts{static_cast<time_t>(left / 1000000000), static_cast<long>(left % 1000000000)};
+    int n = epoll_pwait2(ep_, evs, kMaxEvents, &ts, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    have_pwait2_ = false;  // old kernel: fall back to ms timeouts
+  }
+  return epoll_wait(ep_, evs, kMaxEvents, static_cast<int>((left + 999999) / 1000000));
+}
+
+void Worker::Run() {
+  ep_ = epoll_create1(EPOLL_CLOEXEC);
+  if (ep_ < 0) {
+    std::perror("gev-load: epoll_create1");
+    ++res_->errors;
+    for (int fd : cfg_.fds) close(fd);
+    return;
+  }
+  conns_.resize(cfg_.fds.size());
+  for (size_t i = 0; i < conns_.size(); ++i) {
+    Conn& c = conns_[i];
+    c.fd = cfg_.fds[i];
+    c.id = cfg_.first_conn_id + i;
+    c.send_ns.assign(cfg_.pipeline, 0);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev) != 0) Fail(c, "epoll_ctl");
+  }
+  if (cfg_.rate > 0) {
+    // Smoother than the default 50us slack, yet coarse enough that at high
+    // rates one wakeup releases a few slots (each wakeup costs client CPU).
+    prctl(PR_SET_TIMERSLACK, kTimerSlackNs);
+    slot_ns_ = 1e9 / cfg_.rate;
+    next_slot_ = static_cast<double>(cfg_.start_ns);
+  } else {
+    int64_t now = NowNs();
+    for (Conn& c : conns_) QueueAndSend(c, now);
+  }
+
+  epoll_event evs[kMaxEvents];
+  for (int64_t now = NowNs(); now < cfg_.end_ns; now = NowNs()) {
+    if (cfg_.rate > 0) ReleaseSlots(now);
+    int n = Wait(evs, now);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      std::perror("gev-load: epoll_wait");
+      ++res_->errors;
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      Conn& c = conns_[evs[i].data.u32];
+      if (c.fd >= 0 && (evs[i].events & EPOLLOUT)) Flush(c);
+      if (c.fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+        OnReadable(c);
+      }
+    }
+  }
+  for (Conn& c : conns_) {
+    if (c.fd >= 0) close(c.fd);
+  }
+  close(ep_);
+}
+
+}  // namespace
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void RunWorker(const WorkerConfig& cfg, WorkerResult* out) {
+  Worker(cfg, out).Run();
+}
+
+}  // namespace gev::load
