@@ -12,6 +12,7 @@ usage: bench/echo_compare.sh [options]
                      Repeatable; replaces the defaults:
                        floor=DIR/bench/gev-epoll-echo --port {port}
                        gev=DIR/examples/embed_echo/embed_echo --port {port} --loops 1
+                       libuv=DIR/bench/gev-uv-echo --port {port} (if built)
   --baseline NAME    server the ratios are relative to (default floor)
   --scenario NAME    run only this scenario (repeatable)
   --rounds R         rounds, servers interleaved in each (default 5)
@@ -58,6 +59,7 @@ if ((${#SERVERS[@]} == 0)); then
   SERVERS=(
     "floor=$BUILD/bench/gev-epoll-echo --port {port}"
     "gev=$BUILD/examples/embed_echo/embed_echo --port {port} --loops 1"
+    "libuv=$BUILD/bench/gev-uv-echo --port {port}"
   )
 fi
 
