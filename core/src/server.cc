@@ -47,6 +47,17 @@ const Options& Server::options() const {
 }
 
 void Server::listen() {
+  try {
+    open_listeners();
+  } catch (...) {
+    // Nothing runs yet: forget the attempt so the destructor does not wait for a stop.
+    listeners_.clear();
+    started_ = false;
+    throw;
+  }
+}
+
+void Server::open_listeners() {
   const Options& o = service_->options;
   std::optional<SocketAddress> addr = SocketAddress::parse(o.address);
   if (!addr) throw std::invalid_argument("gev: bad listen address '" + o.address + "'");

@@ -2,7 +2,9 @@
 // accept mode (acceptor with round-robin / least-connections / custom chooser, reuseport).
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "test_client.h"
@@ -103,4 +105,23 @@ TEST_CASE("pipelined requests come back complete and in order") {
   Stats s = server.stats();
   CHECK(s.bytes_in == all.size());
   CHECK(s.bytes_out == all.size());
+}
+
+TEST_CASE("a busy or malformed address throws from start(), and the server is still destructible") {
+  RecordingEcho handler;
+  Server first(handler, test_options(1));
+  first.start();
+  Options o = test_options(1);
+  o.address = "127.0.0.1:" + std::to_string(first.port());
+  {
+    Server second(handler, o);
+    CHECK_THROWS_AS(second.start(), std::system_error);
+  }
+  o.address = "not-an-address";
+  {
+    Server third(handler, o);
+    CHECK_THROWS_AS(third.start(), std::invalid_argument);
+  }
+  TestClient c(first.port());
+  CHECK(c.echo("first still serves") == "first still serves");
 }

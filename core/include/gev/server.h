@@ -66,6 +66,7 @@ class Server {
 
  private:
   void listen();
+  void open_listeners();
   void spawn_workers();
   void on_accept(EventLoop& accepting, int fd, const SocketAddress& peer);
   EventLoop* choose_loop();
