@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <vector>
 
 #include "gev/log.h"
@@ -60,7 +61,18 @@ void Connection::start() {
   self_ = shared_from_this();
   last_active_ms_ = loop_.now_ms();
   interest_ = kReadable;
-  loop_.add_io(fd_, interest_, this);
+  try {
+    loop_.add_io(fd_, interest_, this);
+  } catch (const std::system_error& e) {  // e.g. ENOSPC: fs.epoll.max_user_watches
+    GEV_WARN("conn %llu: cannot watch fd %d: %s; closing", static_cast<unsigned long long>(id_),
+             fd_, e.what());
+    ::close(fd_);
+    fd_ = -1;
+    service_.live.fetch_sub(1, std::memory_order_relaxed);
+    loop_.note_gone();
+    self_.reset();  // the caller's temporary shared_ptr still holds us
+    return;
+  }
   loop_.attach(this);
   if (service_.options.idle_timeout.count() > 0)
     loop_.wheel().schedule(
@@ -91,6 +103,13 @@ void Connection::handle_read() {
     counters().bytes_in.add(static_cast<uint64_t>(n));
     last_active_ms_ = loop_.now_ms();
     if (state_ != State::kConnected) return;  // closing: input is no longer wanted
+    if (user_paused_) {
+      // Only a hang-up report gets here while paused: keep the bytes for resume_reading.
+      if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||
+          !in_.write(buf, static_cast<size_t>(n)))
+        close_now(CloseReason::kInputOverflow);
+      return;
+    }
     if (in_.empty()) {
       process({buf, static_cast<size_t>(n)}, false);
     } else if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||
@@ -176,7 +195,7 @@ void Connection::handle_write() {
   out_.consume(static_cast<size_t>(n));
   counters().bytes_out.add(static_cast<uint64_t>(n));
   last_active_ms_ = loop_.now_ms();
-  if (backpressure_paused_ && out_.size() < service_.options.write_low_water) {
+  if (backpressure_paused_ && out_.size() <= service_.options.write_low_water) {
     backpressure_paused_ = false;
     update_interest();
   }
@@ -203,12 +222,15 @@ void Connection::send(const Frame& msg) {
 }
 
 void Connection::send_in_loop(const Frame& msg) {
-  if (state_ == State::kClosed || write_shut_ || shutdown_pending_) return;
+  if (state_ != State::kConnected || write_shut_ || shutdown_pending_) return;
   counters().messages_out.add(1);
   if (current_batch_ != nullptr) {  // inside this connection's read: leave with the rest
     service_.protocol.encode(*this, msg, *current_batch_);
     return;
   }
+  // A failed write below may close the connection, and on_close may drop the caller's
+  // last reference: keep this object alive until we return.
+  std::shared_ptr<Connection> guard = dispatching_ ? nullptr : shared_from_this();
   WriteBatch& batch = loop_.acquire_batch();
   batch.reset();
   service_.protocol.encode(*this, msg, batch);
@@ -269,6 +291,7 @@ bool Connection::buffer_output(const uint8_t* p, size_t n) {
 
 void Connection::after_output_drained() {
   out_.shrink();
+  backpressure_paused_ = false;
   update_interest();
   if (shutdown_pending_ && !write_shut_) {
     shutdown_pending_ = false;
@@ -320,6 +343,14 @@ void Connection::resume_reading() {
   loop_.run_in_loop([self = shared_from_this()] {
     self->user_paused_ = false;
     self->update_interest();
+    // Input that arrived while paused is decoded now (from inside a dispatch, on the
+    // next read instead).
+    if (!self->in_.empty() && self->state_ == State::kConnected && !self->dispatching_) {
+      self->dispatching_ = true;
+      self->process(self->in_.linearize(), true);
+      self->dispatching_ = false;
+      self->maybe_finish();
+    }
   });
 }
 
@@ -328,7 +359,15 @@ void Connection::close_after_flush(CloseReason reason) {
   state_ = State::kClosing;
   close_reason_ = reason;
   update_interest();  // drops read interest
+  // A peer that never reads must not hold the connection open forever. (If nothing
+  // is pending, maybe_finish closes now or when the dispatch unwinds, and cancels this.)
+  arm_close_deadline();
   maybe_finish();
+}
+
+void Connection::arm_close_deadline() {
+  uint64_t ms = static_cast<uint64_t>(service_.options.close_timeout.count());
+  if (ms > 0) loop_.wheel().schedule(&idle_node_, loop_.now_ms() + ms);
 }
 
 void Connection::maybe_finish() {
@@ -345,6 +384,13 @@ void Connection::close_now(CloseReason reason) {
 }
 
 void Connection::on_idle_check() {
+  if (state_ == State::kClosing) {
+    GEV_DEBUG("conn %llu: output not drained within close_timeout, closing",
+              static_cast<unsigned long long>(id_));
+    close_now(close_reason_);
+    return;
+  }
+  if (service_.options.idle_timeout.count() <= 0) return;
   uint64_t deadline =
       last_active_ms_ + static_cast<uint64_t>(service_.options.idle_timeout.count());
   if (loop_.now_ms() < deadline) {

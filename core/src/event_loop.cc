@@ -56,9 +56,11 @@ void EventLoop::update_io(int fd, uint32_t old_mask, uint32_t new_mask) {
 }
 
 void EventLoop::remove_io(int fd, uint32_t old_mask) {
+  size_t i = static_cast<size_t>(fd);
+  if (fd < 0 || i >= handlers_.size() || handlers_[i] == nullptr) return;  // never added
   poller_->remove(fd, old_mask);
   // Clearing the slot drops any event for fd still in this round's list.
-  handlers_[static_cast<size_t>(fd)] = nullptr;
+  handlers_[i] = nullptr;
 }
 
 void EventLoop::attach(Connection* c) {
@@ -187,7 +189,10 @@ TimerId EventLoop::run_every(std::chrono::nanoseconds interval, Task task) {
 }
 
 void EventLoop::cancel(TimerId id) {
-  run_in_loop([this, id] { timers_.cancel(id); });
+  if (in_loop_thread() && timers_.cancel(id)) return;
+  // Not armed yet? A run_after from another thread may still sit in the task queue (its
+  // id can reach us before its add runs): cancel again after the tasks queued so far.
+  queue_in_loop([this, id] { timers_.cancel(id); });
 }
 
 }  // namespace gev

@@ -56,6 +56,7 @@ Listener::~Listener() {
 }
 
 void Listener::start() {
+  if (fd_ < 0) return;  // stopped before it started
   loop_.add_io(fd_, kReadable, this);
   watching_ = true;
 }

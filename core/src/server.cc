@@ -108,10 +108,16 @@ void Server::run() {
   listen();
   std::unique_ptr<detail::SignalWatcher> signals;
   if (service_->options.handle_signals) {
-    signals = std::make_unique<detail::SignalWatcher>(*main_loop_, [this](int signo) {
-      GEV_INFO("signal %d: stopping", signo);
-      stop();
-    });
+    try {
+      signals = std::make_unique<detail::SignalWatcher>(*main_loop_, [this](int signo) {
+        GEV_INFO("signal %d: stopping", signo);
+        stop();
+      });
+    } catch (...) {
+      listeners_.clear();
+      started_ = false;
+      throw;
+    }
   }
   spawn_workers();
   main_loop_->run();
@@ -259,7 +265,7 @@ Stats Server::stats() const {
     s.messages_in += c.messages_in.get();
     s.messages_out += c.messages_out.get();
   }
-  s.open = opened - closed;
+  s.open = opened > closed ? opened - closed : 0;  // counters are read one by one
   return s;
 }
 

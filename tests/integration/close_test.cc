@@ -2,7 +2,10 @@
 // and the graceful stop (on_close exactly once per on_connect, no descriptor left).
 #include <doctest/doctest.h>
 
+#include <future>
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_client.h"
@@ -141,4 +144,60 @@ TEST_CASE("stop waits for pending output up to the deadline, then closes anyway"
   CHECK(handler.closes() == 2);
   CHECK(handler.closed_for(CloseReason::kServerStop) == 2);
   CHECK(reader.wait_closed(1000));
+}
+
+namespace {
+
+// Owns its connections only through a map it prunes in on_close (a common broadcast
+// pattern), and sends from a timer: a send that fails may drop the last reference.
+class MapOwner : public Handler {
+ public:
+  void on_connect(Connection& c) override { conns_[c.id()] = c.shared_from_this(); }
+  std::span<const uint8_t> on_message(Connection&, const Frame& f) override { return f.data; }
+  void on_close(Connection& c) override { conns_.erase(c.id()); }
+  std::map<uint64_t, std::shared_ptr<Connection>> conns_;  // loop thread only (one loop)
+};
+
+}  // namespace
+
+TEST_CASE("a send that fails and closes the connection survives losing the last reference") {
+  MapOwner handler;
+  Server server(handler, test_options(1));
+  server.start();
+  TestClient c(server.port());
+  REQUIRE(c.echo("hi") == "hi");
+  std::string big = random_bytes(1 << 20, 4);
+  std::promise<void> holding, reset_done;
+  std::promise<size_t> left;
+  // Hold the loop while the peer resets, so the loop learns of it from the send itself
+  // (EPIPE/ECONNRESET closes the connection; on_close erases the map's reference, the
+  // last one, in the middle of send()).
+  server.loops()[0]->run_in_loop([&] {
+    holding.set_value();
+    reset_done.get_future().wait();
+    for (int i = 0; i < 50 && !handler.conns_.empty(); ++i)
+      handler.conns_.begin()->second->send(big);
+    left.set_value(handler.conns_.size());
+  });
+  holding.get_future().wait();
+  c.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  reset_done.set_value();
+  CHECK(left.get_future().get() == 0);
+}
+
+TEST_CASE("close() gives a peer that never reads close_timeout to drain, then closes") {
+  CloserHandler handler;
+  Options o = test_options(1);
+  o.close_timeout = std::chrono::milliseconds(200);
+  Server server(handler, o);
+  server.start();
+  TestClient c(server.port());
+  REQUIRE(c.send_all("flood"));
+  REQUIRE(wait_until([&] { return server.stats().bytes_out > (1u << 20); }));
+  auto conn = handler.any_live();
+  REQUIRE(conn);
+  conn->close();  // 30 MiB still pending, and the peer does not read
+  REQUIRE(wait_until([&] { return handler.closes() == 1; }, 3000));
+  CHECK(handler.closed_for(CloseReason::kLocal) == 1);
 }

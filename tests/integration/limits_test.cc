@@ -110,43 +110,46 @@ TEST_CASE("max_connections refuses the connection over the limit, and recovers")
 }
 
 TEST_CASE("a peer that does not read pauses reading; nothing is lost when it reads") {
-  RecordingEcho handler;
-  Options o = test_options(1);
-  o.write_high_water = 256 << 10;
-  o.write_low_water = 64 << 10;
-  Server server(handler, o);
-  server.start();
-  TestClient c(server.port());
-  // Push as much as the socket takes without reading any echo.
-  std::string sent;
-  std::string chunk = random_bytes(64 << 10, 2);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  int stalls = 0;
-  while (stalls < 20 && std::chrono::steady_clock::now() < deadline) {
-    ssize_t w = ::send(c.fd(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (w > 0) {
-      sent.append(chunk, 0, static_cast<size_t>(w));
-      stalls = 0;
-    } else {
-      ++stalls;  // the server stopped reading: our send buffer is full
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (size_t low_water : {size_t{64} << 10, size_t{0}}) {
+    CAPTURE(low_water);
+    RecordingEcho handler;
+    Options o = test_options(1);
+    o.write_high_water = 256 << 10;
+    o.write_low_water = low_water;
+    Server server(handler, o);
+    server.start();
+    TestClient c(server.port());
+    // Push as much as the socket takes without reading any echo.
+    std::string sent;
+    std::string chunk = random_bytes(64 << 10, 2);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    int stalls = 0;
+    while (stalls < 20 && std::chrono::steady_clock::now() < deadline) {
+      ssize_t w = ::send(c.fd(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (w > 0) {
+        sent.append(chunk, 0, static_cast<size_t>(w));
+        stalls = 0;
+      } else {
+        ++stalls;  // the server stopped reading: our send buffer is full
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
     }
+    REQUIRE(stalls >= 20);
+    auto conn = handler.any_live();
+    REQUIRE(conn);
+    // The server holds at most the high-water mark plus one read, not everything sent.
+    size_t pending = 0;
+    std::promise<size_t> p;
+    conn->loop().run_in_loop([&] { p.set_value(conn->write_buffer_size()); });
+    pending = p.get_future().get();
+    CHECK(pending <= o.write_high_water + EventLoop::kReadBufferSize);
+    CHECK(server.stats().open == 1);  // paused, not closed
+    // Now read everything: every byte comes back, in order, and reading resumes.
+    std::string got = c.recv_exact(sent.size(), 20000);
+    CHECK(got.size() == sent.size());
+    CHECK(got == sent);
+    CHECK(c.echo("after") == "after");  // reading resumed
   }
-  REQUIRE(stalls >= 20);
-  auto conn = handler.any_live();
-  REQUIRE(conn);
-  // The server holds at most the high-water mark plus one read, not everything sent.
-  size_t pending = 0;
-  std::promise<size_t> p;
-  conn->loop().run_in_loop([&] { p.set_value(conn->write_buffer_size()); });
-  pending = p.get_future().get();
-  CHECK(pending <= o.write_high_water + EventLoop::kReadBufferSize);
-  CHECK(server.stats().open == 1);  // paused, not closed
-  // Now read everything: every byte comes back, in order, and reading resumes.
-  std::string got = c.recv_exact(sent.size(), 20000);
-  CHECK(got.size() == sent.size());
-  CHECK(got == sent);
-  CHECK(c.echo("after") == "after");
 }
 
 TEST_CASE("a consumer past the hard cap is closed; others are served meanwhile") {

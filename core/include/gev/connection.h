@@ -92,6 +92,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void after_output_drained();
   void update_interest();
   void on_idle_check();
+  void arm_close_deadline();
   void maybe_finish();
   void finish_close();
   detail::LoopCounters& counters();

@@ -32,8 +32,9 @@ struct Options {
   size_t write_low_water = 1u << 20;    // resume reading below this
   size_t max_write_buffer = 64u << 20;  // close a consumer this far behind
 
-  std::chrono::milliseconds stop_timeout{5000};  // output drain allowance on stop()
-  bool handle_signals = true;                    // run(): SIGINT/SIGTERM stop the server
+  std::chrono::milliseconds close_timeout{10000};  // close(): output drain allowance; 0: none
+  std::chrono::milliseconds stop_timeout{5000};    // output drain allowance on stop()
+  bool handle_signals = true;                      // run(): SIGINT/SIGTERM stop the server
 };
 
 }  // namespace gev
