@@ -39,6 +39,7 @@ bool transient(int err) {
 Connection::Connection(EventLoop& loop, detail::Service& service, int fd, const SocketAddress& peer)
     : loop_(loop),
       service_(service),
+      counters_(&service.counters_for(loop.index())),
       fd_(fd),
       id_(g_next_id.fetch_add(1, std::memory_order_relaxed)),
       in_(0),
@@ -50,10 +51,6 @@ Connection::Connection(EventLoop& loop, detail::Service& service, int fd, const 
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);  // only if never started
-}
-
-detail::LoopCounters& Connection::counters() {
-  return service_.counters_for(loop_.index());
 }
 
 void Connection::start() {
@@ -372,7 +369,7 @@ void Connection::arm_close_deadline() {
 
 void Connection::maybe_finish() {
   // Inside a dispatch the close waits until the dispatch unwinds (handle_io or start).
-  if (dispatching_ || fd_ < 0) return;
+  if (state_ == State::kConnected || dispatching_ || fd_ < 0) return;
   if (state_ == State::kClosed || (state_ == State::kClosing && out_.empty())) finish_close();
 }
 

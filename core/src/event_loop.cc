@@ -89,13 +89,8 @@ void EventLoop::for_each_connection(const std::function<void(Connection&)>& fn) 
   for (auto& c : all) fn(*c);
 }
 
-WriteBatch& EventLoop::acquire_batch() {
-  if (batch_depth_ == batches_.size()) batches_.push_back(std::make_unique<WriteBatch>());
-  return *batches_[batch_depth_++];
-}
-
-void EventLoop::release_batch() {
-  --batch_depth_;
+void EventLoop::grow_batches() {
+  batches_.push_back(std::make_unique<WriteBatch>());
 }
 
 void EventLoop::update_time() {

@@ -37,13 +37,7 @@ void TimerQueue::drop_cancelled_top() {
   }
 }
 
-std::optional<int64_t> TimerQueue::next_deadline() const {
-  // const: stale tops only make the answer early, which costs one spurious wake-up.
-  if (heap_.empty()) return std::nullopt;
-  return heap_.front().when;
-}
-
-void TimerQueue::run_due(int64_t now_ns) {
+void TimerQueue::run_due_slow(int64_t now_ns) {
   for (;;) {
     drop_cancelled_top();
     if (heap_.empty() || heap_.front().when > now_ns) return;

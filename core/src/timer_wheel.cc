@@ -55,8 +55,7 @@ void TimerWheel::cancel(Node* node) {
   --count_;
 }
 
-std::optional<uint64_t> TimerWheel::next_event() const {
-  if (count_ == 0) return std::nullopt;
+std::optional<uint64_t> TimerWheel::next_event_slow() const {
   std::optional<uint64_t> best;
   for (int level = 0; level < kLevels; ++level) {
     uint64_t bits = occupied_[level];
@@ -114,7 +113,7 @@ void TimerWheel::process_tick(uint64_t tick) {
   }
 }
 
-void TimerWheel::advance(uint64_t now_ms) {
+void TimerWheel::advance_slow(uint64_t now_ms) {
   while (now_ < now_ms) {
     std::optional<uint64_t> next = next_event();
     if (!next || *next > now_ms) {

@@ -95,10 +95,11 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void arm_close_deadline();
   void maybe_finish();
   void finish_close();
-  detail::LoopCounters& counters();
+  detail::LoopCounters& counters() { return *counters_; }
 
   EventLoop& loop_;
   detail::Service& service_;
+  detail::LoopCounters* counters_;  // this loop's slot in the service's counters
   int fd_;
   State state_ = State::kConnected;
   bool dispatching_ = false;

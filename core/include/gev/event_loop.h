@@ -81,8 +81,12 @@ class EventLoop {
   void update_io(int fd, uint32_t old_mask, uint32_t new_mask);
   void remove_io(int fd, uint32_t old_mask);
   uint8_t* read_buffer() { return read_buffer_.get(); }
-  WriteBatch& acquire_batch();
-  void release_batch();
+  // A batch per nesting level (a send from inside another connection's read).
+  WriteBatch& acquire_batch() {
+    if (batch_depth_ == batches_.size()) grow_batches();
+    return *batches_[batch_depth_++];
+  }
+  void release_batch() { --batch_depth_; }
   TimerWheel& wheel() { return wheel_; }
   void attach(Connection* c);
   void detach(Connection* c);  // also the note_gone() of a started connection
@@ -92,6 +96,7 @@ class EventLoop {
 
  private:
   void run_tasks();
+  void grow_batches();
   int poll_timeout_ms() const;
   void update_time();
 

@@ -28,8 +28,14 @@ class TimerQueue {
   // Returns false if the id was not pending (already fired or cancelled).
   bool cancel(TimerId id);
   // Runs every timer due at or before now_ns. Callbacks may add or cancel timers.
-  void run_due(int64_t now_ns);
-  std::optional<int64_t> next_deadline() const;
+  void run_due(int64_t now_ns) {
+    if (!heap_.empty() && heap_.front().when <= now_ns) run_due_slow(now_ns);
+  }
+  std::optional<int64_t> next_deadline() const {
+    // Stale (cancelled) tops only make the answer early: one spurious wake-up.
+    if (heap_.empty()) return std::nullopt;
+    return heap_.front().when;
+  }
   size_t size() const { return timers_.size(); }
 
  private:
@@ -47,6 +53,7 @@ class TimerQueue {
     Callback cb;
   };
 
+  void run_due_slow(int64_t now_ns);
   void push(int64_t when, TimerId id);
   void drop_cancelled_top();
 

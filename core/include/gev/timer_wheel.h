@@ -32,12 +32,21 @@ class TimerWheel {
   void cancel(Node* node);
 
   // Fires every node due at or before now_ms, in deadline order by tick.
-  void advance(uint64_t now_ms);
+  void advance(uint64_t now_ms) {
+    if (count_ == 0) {
+      if (now_ms > now_) now_ = now_ms;
+      return;
+    }
+    advance_slow(now_ms);
+  }
 
   // The earliest tick at which advance() may have work: a level-0 deadline (exact) or
   // the next cascade of a higher level, whichever comes first; never later than the
   // earliest deadline. nullopt when empty.
-  std::optional<uint64_t> next_event() const;
+  std::optional<uint64_t> next_event() const {
+    if (count_ == 0) return std::nullopt;
+    return next_event_slow();
+  }
 
   uint64_t now() const { return now_; }
   size_t size() const { return count_; }
@@ -51,6 +60,8 @@ class TimerWheel {
     Node head;  // sentinel of a circular list
   };
 
+  void advance_slow(uint64_t now_ms);
+  std::optional<uint64_t> next_event_slow() const;
   void insert(Node* node);
   void process_tick(uint64_t tick);
   static void link(Node* head, Node* node);
