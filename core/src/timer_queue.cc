@@ -23,7 +23,9 @@ void TimerQueue::add(TimerId id, int64_t when_ns, int64_t interval_ns, Callback 
 }
 
 bool TimerQueue::cancel(TimerId id) {
-  return timers_.erase(id) > 0;
+  if (timers_.erase(id) == 0) return false;
+  ++stale_;  // its heap entry stays until it surfaces
+  return true;
 }
 
 void TimerQueue::drop_cancelled_top() {
@@ -34,6 +36,7 @@ void TimerQueue::drop_cancelled_top() {
     if (it != timers_.end() && it->second.when == top.when) return;
     std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
     heap_.pop_back();
+    if (stale_ > 0) --stale_;
   }
 }
 

@@ -29,7 +29,7 @@ class TimerQueue {
   bool cancel(TimerId id);
   // Runs every timer due at or before now_ns. Callbacks may add or cancel timers.
   void run_due(int64_t now_ns) {
-    if (!heap_.empty() && heap_.front().when <= now_ns) run_due_slow(now_ns);
+    if (!heap_.empty() && (heap_.front().when <= now_ns || stale_ > 0)) run_due_slow(now_ns);
   }
   std::optional<int64_t> next_deadline() const {
     // Stale (cancelled) tops only make the answer early: one spurious wake-up.
@@ -60,6 +60,7 @@ class TimerQueue {
   std::vector<HeapEntry> heap_;  // min-heap via std::push_heap with greater<>
   std::unordered_map<TimerId, Timer> timers_;
   uint64_t seq_ = 0;
+  size_t stale_ = 0;  // heap entries whose timer was cancelled or re-armed
 };
 
 }  // namespace gev
