@@ -175,10 +175,15 @@ TimerId EventLoop::run_after(std::chrono::nanoseconds delay, Task task) {
 }
 
 TimerId EventLoop::run_every(std::chrono::nanoseconds interval, Task task) {
+  return run_every(interval, interval, std::move(task));
+}
+
+TimerId EventLoop::run_every(std::chrono::nanoseconds first, std::chrono::nanoseconds interval,
+                             Task task) {
   TimerId id = TimerQueue::next_id();
   if (interval.count() <= 0) interval = std::chrono::nanoseconds(1);
-  run_in_loop([this, id, interval, task = std::move(task)]() mutable {
-    timers_.add(id, monotonic_ns() + interval.count(), interval.count(), std::move(task));
+  run_in_loop([this, id, first, interval, task = std::move(task)]() mutable {
+    timers_.add(id, monotonic_ns() + first.count(), interval.count(), std::move(task));
   });
   return id;
 }

@@ -63,6 +63,8 @@ class EventLoop {
   // Thread-safe timers; callbacks run on this loop. Ids can be cancelled from anywhere.
   TimerId run_after(std::chrono::nanoseconds delay, Task task);
   TimerId run_every(std::chrono::nanoseconds interval, Task task);
+  // First run after `first`, then every `interval`.
+  TimerId run_every(std::chrono::nanoseconds first, std::chrono::nanoseconds interval, Task task);
   void cancel(TimerId id);
 
   // Monotonic time cached at the last wake-up (no syscall). Loop thread.

@@ -1,0 +1,187 @@
+// The gev_host_api functions. Each checks what a module could get wrong (a closed
+// connection, an unknown id) and answers with a status instead of crashing the host.
+#include "host_api.h"
+
+#include <gev/log.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace gev::host {
+
+namespace {
+
+ModuleHost& self(gev_host* h) {
+  return *reinterpret_cast<ModuleHost*>(h);
+}
+
+void api_log(gev_host*, int32_t level, const char* module, gev_bytes msg) {
+  LogLevel lv = static_cast<LogLevel>(std::clamp<int32_t>(level, 0, 4));
+  GEV_LOG(lv, "[%s] %.*s", module ? module : "?", static_cast<int>(msg.len),
+          reinterpret_cast<const char*>(msg.ptr));
+}
+
+uint64_t api_conn_id(const gev_conn* c) {
+  return conn_of(c)->id();
+}
+gev_loop* api_conn_loop(const gev_conn* c) {
+  return handle_of(conn_of(c)->loop());
+}
+
+uint32_t copy_out(const std::string& s, char* buf, uint32_t cap) {
+  if (cap > 0) {
+    size_t n = std::min<size_t>(s.size(), cap - 1);
+    std::memcpy(buf, s.data(), n);
+    buf[n] = '\0';
+  }
+  return static_cast<uint32_t>(s.size());
+}
+uint32_t api_peer(const gev_conn* c, char* buf, uint32_t cap) {
+  return copy_out(conn_of(c)->peer_address().to_string(), buf, cap);
+}
+uint32_t api_local(const gev_conn* c, char* buf, uint32_t cap) {
+  return copy_out(conn_of(c)->local_address().to_string(), buf, cap);
+}
+
+void* api_get_context(const gev_conn* c) {
+  ConnSlot* s = slot_of(*conn_of(c));
+  return s ? s->handler_context : nullptr;
+}
+void api_set_context(gev_conn* c, void* p) {
+  if (ConnSlot* s = slot_of(*conn_of(c))) s->handler_context = p;
+}
+
+uint64_t api_input_size(const gev_conn* c) {
+  return conn_of(c)->read_buffer_size();
+}
+uint64_t api_output_size(const gev_conn* c) {
+  return conn_of(c)->write_buffer_size();
+}
+
+gev_status api_send(gev_conn* c, const gev_frame* msg) {
+  Connection* conn = conn_of(c);
+  if (!msg || msg->size < sizeof(gev_frame)) return GEV_ERR_INVALID;
+  if (!conn->connected()) return GEV_ERR_CLOSED;
+  conn->send(Frame{{msg->data.ptr, static_cast<size_t>(msg->data.len)},
+                   msg->type,
+                   {msg->meta.ptr, static_cast<size_t>(msg->meta.len)}});
+  return GEV_OK;
+}
+
+gev_status api_writer_append(gev_writer* w, gev_bytes b) {
+  if (b.len && !b.ptr) return GEV_ERR_INVALID;
+  reinterpret_cast<WriteBatch*>(w)->append(b.ptr, static_cast<size_t>(b.len));
+  return GEV_OK;
+}
+uint8_t* api_writer_reserve(gev_writer* w, uint64_t n) {
+  return reinterpret_cast<WriteBatch*>(w)->alloc(static_cast<size_t>(n));
+}
+
+void api_pause(gev_conn* c) {
+  conn_of(c)->pause_reading();
+}
+void api_resume(gev_conn* c) {
+  conn_of(c)->resume_reading();
+}
+void api_close(gev_conn* c, int32_t abort) {
+  if (abort)
+    conn_of(c)->abort();
+  else
+    conn_of(c)->close();
+}
+void api_shutdown_write(gev_conn* c) {
+  conn_of(c)->shutdown_write();
+}
+
+gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, uint64_t interval_ns,
+                             gev_task_fn fn, void* arg) {
+  if (!l || !fn) return 0;
+  EventLoop* loop = loop_of(l);
+  TimerId id;
+  auto task = [fn, arg] { fn(arg); };
+  if (interval_ns == 0) {
+    id = loop->run_after(std::chrono::nanoseconds(delay_ns), task);
+  } else {
+    id = loop->run_every(std::chrono::nanoseconds(delay_ns), std::chrono::nanoseconds(interval_ns),
+                         task);
+  }
+  if (owner) {
+    if (ConnSlot* s = slot_of(*conn_of(owner))) s->timers.push_back(id);
+  }
+  return id;
+}
+void api_timer_cancel(gev_loop* l, gev_timer_id id) {
+  if (l && id) loop_of(l)->cancel(id);
+}
+
+uint32_t api_loop_count(gev_host* h) {
+  return static_cast<uint32_t>(self(h).loops.size());
+}
+gev_loop* api_loop_at(gev_host* h, uint32_t i) {
+  auto& loops = self(h).loops;
+  return i < loops.size() ? handle_of(*loops[i]) : nullptr;
+}
+uint32_t api_loop_index(const gev_loop* l) {
+  return static_cast<uint32_t>(reinterpret_cast<const EventLoop*>(l)->index());
+}
+gev_status api_post(gev_loop* l, gev_task_fn fn, void* arg) {
+  if (!l || !fn) return GEV_ERR_INVALID;
+  loop_of(l)->queue_in_loop([fn, arg] { fn(arg); });
+  return GEV_OK;
+}
+void api_for_each_conn(gev_host* h, gev_loop* l, void (*fn)(gev_conn*, void*), void* arg) {
+  const void* pipeline = self(h).pipeline;
+  loop_of(l)->for_each_connection([&](Connection& c) {
+    ConnSlot* s = slot_of(c);
+    if (s && s->pipeline == pipeline && c.connected()) fn(handle_of(c), arg);
+  });
+}
+
+gev_metric* api_metric_define(gev_host* h, const char* name, const char* help, int32_t gauge) {
+  Metric& m = self(h).metrics.emplace_back();
+  m.name = name ? name : "unnamed";
+  m.help = help ? help : "";
+  m.gauge = gauge != 0;
+  return reinterpret_cast<gev_metric*>(&m);
+}
+void api_metric_add(gev_metric* m, int64_t delta) {
+  if (m) reinterpret_cast<Metric*>(m)->value.fetch_add(delta, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void init_host_api(ModuleHost& h) {
+  gev_host_api& a = h.api;
+  a = {};
+  a.size = sizeof(gev_host_api);
+  a.abi_major = GEV_ABI_MAJOR;
+  a.abi_minor = GEV_ABI_MINOR;
+  a.host = reinterpret_cast<gev_host*>(&h);
+  a.log = api_log;
+  a.conn_id = api_conn_id;
+  a.conn_loop = api_conn_loop;
+  a.conn_peer_address = api_peer;
+  a.conn_local_address = api_local;
+  a.conn_get_context = api_get_context;
+  a.conn_set_context = api_set_context;
+  a.conn_input_size = api_input_size;
+  a.send = api_send;
+  a.conn_output_size = api_output_size;
+  a.writer_append = api_writer_append;
+  a.writer_reserve = api_writer_reserve;
+  a.conn_pause_reading = api_pause;
+  a.conn_resume_reading = api_resume;
+  a.conn_close = api_close;
+  a.conn_shutdown_write = api_shutdown_write;
+  a.timer_start = api_timer_start;
+  a.timer_cancel = api_timer_cancel;
+  a.loop_count = api_loop_count;
+  a.loop_at = api_loop_at;
+  a.loop_index = api_loop_index;
+  a.post = api_post;
+  a.for_each_conn = api_for_each_conn;
+  a.metric_define = api_metric_define;
+  a.metric_add = api_metric_add;
+}
+
+}  // namespace gev::host

@@ -1,0 +1,63 @@
+// The host side of the module ABI: the gev_host_api table and the per-module handle
+// (gev_host*) behind it. gev_conn* is a gev::Connection*, gev_loop* a gev::EventLoop*,
+// gev_writer* a gev::WriteBatch*: the handles are opaque to modules only.
+#pragma once
+
+#include <gev/connection.h>
+#include <gev/event_loop.h>
+#include <gev/sdk/gev_host.h>
+
+#include <atomic>
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace gev::host {
+
+// Host state per connection, kept in the connection's protocol_state slot.
+struct ConnSlot {
+  void* protocol_state = nullptr;    // what the protocol's conn_open returned
+  void* handler_context = nullptr;   // conn_get_context / conn_set_context
+  std::vector<gev_timer_id> timers;  // owned timers, cancelled at close
+  const void* pipeline = nullptr;    // which pipeline serves it (for_each_conn filter)
+};
+
+struct Metric {
+  std::string name;
+  std::string help;
+  bool gauge = false;
+  std::atomic<int64_t> value{0};
+};
+
+// The object behind a module's gev_host* handle.
+struct ModuleHost {
+  std::string module_name;
+  gev_host_api api{};              // this module's copy of the table (api.host == this)
+  std::vector<EventLoop*> loops;   // the host's worker loops
+  std::deque<Metric> metrics;      // stable addresses
+  const void* pipeline = nullptr;  // set when a listener uses this module as its handler
+};
+
+// Fills `api` for `host` (sizes, versions, every function).
+void init_host_api(ModuleHost& host);
+
+inline Connection* conn_of(gev_conn* c) {
+  return reinterpret_cast<Connection*>(c);
+}
+inline const Connection* conn_of(const gev_conn* c) {
+  return reinterpret_cast<const Connection*>(c);
+}
+inline gev_conn* handle_of(Connection& c) {
+  return reinterpret_cast<gev_conn*>(&c);
+}
+inline EventLoop* loop_of(gev_loop* l) {
+  return reinterpret_cast<EventLoop*>(l);
+}
+inline gev_loop* handle_of(EventLoop& l) {
+  return reinterpret_cast<gev_loop*>(&l);
+}
+inline ConnSlot* slot_of(const Connection& c) {
+  return static_cast<ConnSlot*>(c.protocol_state());
+}
+
+}  // namespace gev::host

@@ -1,0 +1,105 @@
+// Pipeline: the per-message path across the C boundary. A module's error costs only its
+// connection: decode errors and failing on_message/encode close it with a log line.
+#include "pipeline.h"
+
+#include <gev/connection.h>
+#include <gev/log.h>
+
+#include "host_api.h"
+
+namespace gev::host {
+
+namespace {
+gev_bytes view(std::span<const uint8_t> s) {
+  return {s.data(), s.size()};
+}
+std::span<const uint8_t> span(gev_bytes b) {
+  return {b.ptr, static_cast<size_t>(b.len)};
+}
+}  // namespace
+
+Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler)
+    : protocol_module_(std::move(protocol)),
+      handler_module_(std::move(handler)),
+      protocol_(protocol_module_->descriptor().protocol),
+      handler_(handler_module_->descriptor().handler),
+      protocol_state_(protocol_module_->state()),
+      handler_state_(handler_module_->state()) {
+  handler_module_->host().pipeline = this;
+  protocol_module_->host().pipeline = this;
+}
+
+void Pipeline::on_connect(Connection& c) {
+  auto* slot = new ConnSlot;
+  slot->pipeline = this;
+  c.set_protocol_state(slot);
+  if (protocol_->conn_open)
+    slot->protocol_state = protocol_->conn_open(protocol_state_, handle_of(c));
+  if (handler_->on_connect && handler_->on_connect(handler_state_, handle_of(c)) != GEV_OK) {
+    GEV_DEBUG("conn %llu: handler %s refused the connection",
+              static_cast<unsigned long long>(c.id()), handler_module_->name().c_str());
+    c.close();
+  }
+}
+
+DecodeResult Pipeline::decode(Connection& c, std::span<const uint8_t> in) {
+  ConnSlot* slot = slot_of(c);
+  gev_decode_result r{};
+  r.size = sizeof r;
+  r.frame.size = sizeof(gev_frame);
+  protocol_->decode(protocol_state_, handle_of(c), slot->protocol_state, view(in), &r);
+  switch (r.status) {
+    case GEV_DECODE_FRAME:
+      return DecodeResult::frame_of(static_cast<size_t>(r.consumed),
+                                    Frame{span(r.frame.data), r.frame.type, span(r.frame.meta)});
+    case GEV_DECODE_NEED_MORE:
+      return DecodeResult::need_more(static_cast<size_t>(r.consumed));
+    default:
+      return DecodeResult::fail(r.error ? r.error : "protocol module reported an error");
+  }
+}
+
+std::span<const uint8_t> Pipeline::on_message(Connection& c, const Frame& f) {
+  gev_frame msg{sizeof(gev_frame), f.type, view(f.data), view(f.meta)};
+  gev_frame reply = msg;
+  reply.data = {nullptr, 0};
+  gev_status st = handler_->on_message(handler_state_, handle_of(c), &msg, &reply);
+  if (st != GEV_OK) {
+    GEV_DEBUG("conn %llu: handler %s failed (status %d), closing",
+              static_cast<unsigned long long>(c.id()), handler_module_->name().c_str(), st);
+    c.abort();
+    return {};
+  }
+  // The core sends the reply with the request's type and meta (the common case); a
+  // different type or meta goes out through send().
+  if (reply.data.len && (reply.type != f.type || reply.meta.ptr != msg.meta.ptr)) {
+    c.send(Frame{span(reply.data), reply.type, span(reply.meta)});
+    return {};
+  }
+  return span(reply.data);
+}
+
+void Pipeline::encode(Connection& c, const Frame& msg, WriteBatch& out) {
+  ConnSlot* slot = slot_of(c);
+  gev_frame f{sizeof(gev_frame), msg.type, view(msg.data), view(msg.meta)};
+  if (protocol_->encode(protocol_state_, handle_of(c), slot ? slot->protocol_state : nullptr, &f,
+                        reinterpret_cast<gev_writer*>(&out)) != GEV_OK) {
+    GEV_DEBUG("conn %llu: protocol %s failed to encode, closing",
+              static_cast<unsigned long long>(c.id()), protocol_module_->name().c_str());
+    c.abort();
+  }
+}
+
+void Pipeline::on_close(Connection& c) {
+  ConnSlot* slot = slot_of(c);
+  if (handler_->on_close) handler_->on_close(handler_state_, handle_of(c));
+  if (slot) {
+    for (gev_timer_id id : slot->timers) c.loop().cancel(id);
+    if (protocol_->conn_close)
+      protocol_->conn_close(protocol_state_, handle_of(c), slot->protocol_state);
+    c.set_protocol_state(nullptr);
+    delete slot;
+  }
+}
+
+}  // namespace gev::host

@@ -1,0 +1,298 @@
+// gev/sdk/cpp/module.h: write a gev module as a C++ class. Header-only; nothing here
+// crosses the boundary (the host sees only the C ABI). Every callback goes through a
+// noexcept trampoline: an exception becomes an error for that one connection (or a
+// refused module, from create), with a log line.
+//
+//   class Echo : public gev::sdk::Handler {
+//    public:
+//     explicit Echo(const gev::sdk::Config&) {}
+//     gev_status on_message(gev::sdk::Conn, const gev_frame& msg, gev_frame& reply) override {
+//       reply.data = msg.data;
+//       return GEV_OK;
+//     }
+//   };
+//   GEV_HANDLER_MODULE(Echo, "echo", "1.0.0")
+#ifndef GEV_SDK_CPP_MODULE_H
+#define GEV_SDK_CPP_MODULE_H
+
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "../gev_module.h"
+
+#ifndef GEV_MODULE_MIN_HOST_MINOR
+#define GEV_MODULE_MIN_HOST_MINOR 0u
+#endif
+
+namespace gev::sdk {
+
+// The host's table, set once by gev_module_entry. Each module .so has its own copy
+// (modules build with hidden visibility).
+inline const gev_host_api*& host_api() {
+  static const gev_host_api* api = nullptr;
+  return api;
+}
+
+inline std::string_view view(gev_bytes b) {
+  return {reinterpret_cast<const char*>(b.ptr), b.len};
+}
+inline std::span<const uint8_t> span(gev_bytes b) {
+  return {b.ptr, b.len};
+}
+inline gev_bytes bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+inline gev_bytes bytes(std::span<const uint8_t> s) {
+  return {s.data(), s.size()};
+}
+
+inline void log(int32_t level, const char* module, std::string_view message) {
+  const gev_host_api* h = host_api();
+  if (h) h->log(h->host, level, module, bytes(message));
+}
+
+// A connection, as seen from a callback. Valid until on_close returns.
+class Conn {
+ public:
+  explicit Conn(gev_conn* c) : c_(c) {}
+  gev_conn* get() const { return c_; }
+  uint64_t id() const { return api()->conn_id(c_); }
+  gev_loop* loop() const { return api()->conn_loop(c_); }
+  std::string peer_address() const {
+    char buf[64];
+    api()->conn_peer_address(c_, buf, sizeof buf);
+    return buf;
+  }
+  void* context() const { return api()->conn_get_context(c_); }
+  void set_context(void* p) { api()->conn_set_context(c_, p); }
+  gev_status send(std::string_view data, uint32_t type = 0) {
+    gev_frame f{sizeof(gev_frame), type, bytes(data), {nullptr, 0}};
+    return api()->send(c_, &f);
+  }
+  gev_status send(const gev_frame& f) { return api()->send(c_, &f); }
+  uint64_t input_size() const { return api()->conn_input_size(c_); }
+  uint64_t output_size() const { return api()->conn_output_size(c_); }
+  void close() { api()->conn_close(c_, 0); }
+  void abort() { api()->conn_close(c_, 1); }
+  void shutdown_write() { api()->conn_shutdown_write(c_); }
+  void pause_reading() { api()->conn_pause_reading(c_); }
+  void resume_reading() { api()->conn_resume_reading(c_); }
+
+ private:
+  static const gev_host_api* api() { return host_api(); }
+  gev_conn* c_;
+};
+
+// Output of encode().
+class Writer {
+ public:
+  explicit Writer(gev_writer* w) : w_(w) {}
+  gev_status append(std::span<const uint8_t> b) { return host_api()->writer_append(w_, bytes(b)); }
+  gev_status append(gev_bytes b) { return host_api()->writer_append(w_, b); }
+  // n bytes to fill now (valid until the next writer call); nullptr if out of memory.
+  uint8_t* reserve(uint64_t n) { return host_api()->writer_reserve(w_, n); }
+
+ private:
+  gev_writer* w_;
+};
+
+// The module's --module-opt NAME.KEY=VALUE settings, copied at create.
+class Config {
+ public:
+  Config() = default;
+  explicit Config(const gev_config* c) {
+    for (uint32_t i = 0; c && i < c->count; ++i) values_[c->entries[i].key] = c->entries[i].value;
+  }
+  bool has(const std::string& key) const { return values_.count(key) != 0; }
+  std::string get(const std::string& key, std::string fallback = {}) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? fallback : it->second;
+  }
+  // Throws std::invalid_argument (which refuses the module, naming the key) if malformed.
+  uint64_t get_uint(const std::string& key, uint64_t fallback) const {
+    auto it = values_.find(key);
+    if (it == values_.end()) return fallback;
+    size_t used = 0;
+    uint64_t v = 0;
+    try {
+      v = std::stoull(it->second, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used == 0 || used != it->second.size())
+      throw std::invalid_argument("option '" + key + "' wants a number, got '" + it->second + "'");
+    return v;
+  }
+  const std::map<std::string, std::string>& all() const { return values_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// Base for protocol modules. decode() fills `out` (status, consumed, frame, error).
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  virtual void* conn_open(Conn) { return nullptr; }
+  virtual void conn_close(Conn, void* /*conn_state*/) {}
+  virtual void decode(Conn c, void* conn_state, gev_bytes in, gev_decode_result& out) = 0;
+  virtual gev_status encode(Conn c, void* conn_state, const gev_frame& msg, Writer& w) = 0;
+  virtual gev_status loop_init(gev_loop*) { return GEV_OK; }
+  virtual void loop_fini(gev_loop*) {}
+};
+
+// Base for handler modules.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual gev_status on_connect(Conn) { return GEV_OK; }
+  virtual gev_status on_message(Conn c, const gev_frame& msg, gev_frame& reply) = 0;
+  virtual void on_close(Conn) {}
+  virtual gev_status loop_init(gev_loop*) { return GEV_OK; }
+  virtual void loop_fini(gev_loop*) {}
+};
+
+namespace detail {
+
+inline void report(const char* module, const char* where, const char* what) {
+  char line[512];
+  std::snprintf(line, sizeof line, "exception in %s: %s", where, what);
+  log(GEV_LOG_WARN, module, line);
+}
+
+#define GEV_SDK_GUARD(module, where, on_error, ...)      \
+  try {                                                  \
+    __VA_ARGS__;                                         \
+  } catch (const std::exception& e) {                    \
+    ::gev::sdk::detail::report(module, where, e.what()); \
+    on_error;                                            \
+  } catch (...) {                                        \
+    ::gev::sdk::detail::report(module, where, "?");      \
+    on_error;                                            \
+  }
+
+template <class T, const char* const* Name>
+struct Trampolines {
+  static gev_status create(const gev_host_api*, const gev_config* config, void** out) noexcept {
+    GEV_SDK_GUARD(*Name, "create", return GEV_ERR_MODULE, *out = new T(Config(config)));
+    return GEV_OK;
+  }
+  static void destroy(void* state) noexcept {
+    GEV_SDK_GUARD(*Name, "destroy", (void)0, delete static_cast<T*>(state));
+  }
+  static gev_status loop_init(void* state, gev_loop* loop) noexcept {
+    GEV_SDK_GUARD(*Name, "loop_init", return GEV_ERR_MODULE,
+                  return static_cast<T*>(state)->loop_init(loop));
+  }
+  static void loop_fini(void* state, gev_loop* loop) noexcept {
+    GEV_SDK_GUARD(*Name, "loop_fini", (void)0, static_cast<T*>(state)->loop_fini(loop));
+  }
+  // Protocol
+  static void* conn_open(void* state, gev_conn* c) noexcept {
+    GEV_SDK_GUARD(*Name, "conn_open", return nullptr,
+                  return static_cast<T*>(state)->conn_open(Conn(c)));
+  }
+  static void conn_close(void* state, gev_conn* c, void* cs) noexcept {
+    GEV_SDK_GUARD(*Name, "conn_close", (void)0, static_cast<T*>(state)->conn_close(Conn(c), cs));
+  }
+  static void decode(void* state, gev_conn* c, void* cs, gev_bytes in,
+                     gev_decode_result* out) noexcept {
+    GEV_SDK_GUARD(*Name, "decode",
+                  (out->status = GEV_DECODE_ERROR, out->error = "exception in decode"),
+                  static_cast<T*>(state)->decode(Conn(c), cs, in, *out));
+  }
+  static gev_status encode(void* state, gev_conn* c, void* cs, const gev_frame* msg,
+                           gev_writer* w) noexcept {
+    GEV_SDK_GUARD(*Name, "encode", return GEV_ERR_MODULE, Writer writer(w);
+                  return static_cast<T*>(state)->encode(Conn(c), cs, *msg, writer));
+  }
+  // Handler
+  static gev_status on_connect(void* state, gev_conn* c) noexcept {
+    GEV_SDK_GUARD(*Name, "on_connect", return GEV_ERR_MODULE,
+                  return static_cast<T*>(state)->on_connect(Conn(c)));
+  }
+  static gev_status on_message(void* state, gev_conn* c, const gev_frame* msg,
+                               gev_frame* reply) noexcept {
+    GEV_SDK_GUARD(*Name, "on_message", return GEV_ERR_MODULE,
+                  return static_cast<T*>(state)->on_message(Conn(c), *msg, *reply));
+  }
+  static void on_close(void* state, gev_conn* c) noexcept {
+    GEV_SDK_GUARD(*Name, "on_close", (void)0, static_cast<T*>(state)->on_close(Conn(c)));
+  }
+};
+
+template <class T, const char* const* Name>
+struct ProtocolTable {
+  using Tr = Trampolines<T, Name>;
+  static constexpr gev_protocol_vtable table = {
+      sizeof(gev_protocol_vtable), 0, &Tr::conn_open, &Tr::conn_close, &Tr::decode, &Tr::encode};
+};
+
+template <class T, const char* const* Name>
+struct HandlerTable {
+  using Tr = Trampolines<T, Name>;
+  static constexpr gev_handler_vtable table = {sizeof(gev_handler_vtable), 0, &Tr::on_connect,
+                                               &Tr::on_message, &Tr::on_close};
+};
+
+// Rejects hosts of another major version, or older than the minor the module needs
+// (GEV_MODULE_MIN_HOST_MINOR, default 0: any host of this major).
+inline bool host_fits(const gev_host_api* host, uint32_t major, uint32_t minor, const char* name,
+                      uint32_t min_minor) {
+  if (major != GEV_ABI_MAJOR || minor < min_minor || !host) {
+    if (host && host->log) {
+      char line[160];
+      std::snprintf(line, sizeof line, "needs host ABI %u.>=%u, host has %u.%u", GEV_ABI_MAJOR,
+                    min_minor, major, minor);
+      host->log(host->host, GEV_LOG_ERROR, name, bytes(std::string_view(line)));
+    }
+    return false;
+  }
+  host_api() = host;
+  return true;
+}
+
+}  // namespace detail
+}  // namespace gev::sdk
+
+// Defines gev_module_entry for class T.
+#define GEV_SDK_MODULE_(T, NAME, VERSION, KIND, PROTOCOL_TABLE, HANDLER_TABLE)               \
+  namespace {                                                                                \
+  const char* const gev_sdk_module_name = NAME;                                              \
+  using gev_sdk_tramp = ::gev::sdk::detail::Trampolines<T, &gev_sdk_module_name>;            \
+  }                                                                                          \
+  extern "C" GEV_EXPORT const gev_module_descriptor* gev_module_entry(                       \
+      const gev_host_api* host, uint32_t major, uint32_t minor) {                            \
+    static const gev_module_descriptor descriptor = {sizeof(gev_module_descriptor),          \
+                                                     GEV_ABI_MAJOR,                          \
+                                                     GEV_ABI_MINOR,                          \
+                                                     KIND,                                   \
+                                                     NAME,                                   \
+                                                     VERSION,                                \
+                                                     gev_sdk_tramp::create,                  \
+                                                     gev_sdk_tramp::destroy,                 \
+                                                     gev_sdk_tramp::loop_init,               \
+                                                     gev_sdk_tramp::loop_fini,               \
+                                                     PROTOCOL_TABLE,                         \
+                                                     HANDLER_TABLE};                         \
+    if (!::gev::sdk::detail::host_fits(host, major, minor, NAME, GEV_MODULE_MIN_HOST_MINOR)) \
+      return nullptr;                                                                        \
+    return &descriptor;                                                                      \
+  }
+
+// A protocol module: T derives from gev::sdk::Protocol and has a T(const Config&).
+#define GEV_PROTOCOL_MODULE(T, NAME, VERSION)            \
+  GEV_SDK_MODULE_(T, NAME, VERSION, GEV_MODULE_PROTOCOL, \
+                  &(::gev::sdk::detail::ProtocolTable<T, &gev_sdk_module_name>::table), nullptr)
+// A handler module: T derives from gev::sdk::Handler and has a T(const Config&).
+#define GEV_HANDLER_MODULE(T, NAME, VERSION)                     \
+  GEV_SDK_MODULE_(T, NAME, VERSION, GEV_MODULE_HANDLER, nullptr, \
+                  &(::gev::sdk::detail::HandlerTable<T, &gev_sdk_module_name>::table))
+
+#endif  // GEV_SDK_CPP_MODULE_H
