@@ -1,0 +1,39 @@
+// HostProcess: runs the real gev-host binary for a test, reads its log, and finds the
+// port it listens on ("listening on 127.0.0.1:PORT"). Killed (SIGTERM) when destroyed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace gev::test {
+
+class HostProcess {
+ public:
+  // Starts `binary` with `args`; waits up to timeout_ms for it to listen or exit.
+  HostProcess(const std::string& binary, const std::vector<std::string>& args,
+              int timeout_ms = 10000);
+  ~HostProcess();
+  HostProcess(const HostProcess&) = delete;
+  HostProcess& operator=(const HostProcess&) = delete;
+
+  bool listening() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+  // Exit status once it has exited (-1 while running); waits up to timeout_ms.
+  int wait_exit(int timeout_ms = 10000);
+  // Everything it wrote to stderr/stdout so far (reads what is pending first).
+  const std::string& log();
+  void terminate();
+
+ private:
+  void pump(int timeout_ms);
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  uint16_t port_ = 0;
+  int status_ = -1;
+  std::string log_;
+};
+
+}  // namespace gev::test

@@ -1,0 +1,122 @@
+// gev-host end to end: the real binary, real module .so files in a fresh module
+// directory, real sockets on 127.0.0.1.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "host_process.h"
+#include "test_client.h"
+
+using namespace gev::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh module directory holding the named built-in and test modules.
+struct ModuleDir {
+  explicit ModuleDir(std::initializer_list<std::string> names) {
+    path = fs::temp_directory_path() /
+           ("gev-modules-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    fs::create_directories(path);
+    for (const std::string& n : names) {
+      fs::path src = fs::path(GEV_MODULE_DIR) / (n + ".so");
+      if (!fs::exists(src)) src = fs::path(GEV_TEST_MODULE_DIR) / (n + ".so");
+      fs::copy_file(src, path / (n + ".so"));
+    }
+  }
+  ~ModuleDir() { fs::remove_all(path); }
+  fs::path path;
+  static inline int counter = 0;
+};
+
+std::vector<std::string> args(const ModuleDir& dir, std::string protocol, std::string handler) {
+  return {"--listen",        "127.0.0.1:0", "--loops", "2",         "--module-dir",
+          dir.path.string(), "--protocol",  protocol,  "--handler", handler};
+}
+
+bool contains(const std::string& log, const std::string& what) {
+  return log.find(what) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("gev-host serves echo over raw from module files") {
+  ModuleDir dir{"raw", "echo"};
+  HostProcess host(GEV_HOST_PATH, args(dir, "raw", "echo"));
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  TestClient c(host.port());
+  for (size_t size : {size_t{1}, size_t{1000}, size_t{1} << 20}) {
+    std::string data = random_bytes(size, static_cast<uint32_t>(size));
+    CHECK(c.echo(data) == data);
+  }
+  CHECK(contains(host.log(), "loaded module raw"));
+  CHECK(contains(host.log(), "loaded module echo"));
+}
+
+TEST_CASE("broken modules are refused one line each, naming the file and why; the rest serve") {
+  ModuleDir dir{"raw",      "echo",         "wrong_major", "refuses_host",
+                "no_entry", "create_fails", "dup_echo"};
+  { std::ofstream(dir.path / "not_elf.so") << "this is not an ELF file\n"; }
+  // Files load in name order and the first holder of a name keeps it: the impostor
+  // sorts after the real echo.
+  fs::rename(dir.path / "dup_echo.so", dir.path / "zz_dup_echo.so");
+  HostProcess host(GEV_HOST_PATH, args(dir, "raw", "echo"));
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  TestClient c(host.port());
+  CHECK(c.echo("still serving") == "still serving");
+  const std::string& log = host.log();
+  INFO(log);
+  CHECK(contains(log, "refused module " + (dir.path / "not_elf.so").string() +
+                          ": not a loadable shared object"));
+  CHECK(contains(log, "refused module " + (dir.path / "no_entry.so").string() +
+                          ": no gev_module_entry symbol"));
+  CHECK(contains(log, "refused module " + (dir.path / "wrong_major.so").string() +
+                          ": built for ABI 99.0, host has 1.0"));
+  CHECK(contains(log, "refused module " + (dir.path / "refuses_host.so").string() +
+                          ": the module refused host ABI 1.0"));
+  CHECK(contains(log, "needs host ABI minor 1000"));  // the module's own words, logged by the host
+  CHECK(contains(
+      log, "refused module " + (dir.path / "create_fails.so").string() + ": create() failed"));
+  CHECK(contains(log, "option 'required' is missing"));
+  CHECK(contains(log, "refused module " + (dir.path / "zz_dup_echo.so").string() +
+                          ": name 'echo' is already taken by " + (dir.path / "echo.so").string()));
+}
+
+TEST_CASE("a listener naming a module that is not there is a start-up error") {
+  ModuleDir dir{"raw"};
+  HostProcess host(GEV_HOST_PATH, args(dir, "raw", "echo"));
+  CHECK_FALSE(host.listening());
+  CHECK(host.wait_exit() == 1);
+  CHECK(contains(host.log(), "no handler module named 'echo'"));
+}
+
+TEST_CASE("a bad option is reported by name before anything listens") {
+  ModuleDir dir{"raw", "echo"};
+  HostProcess bad(GEV_HOST_PATH, {"--loops", "many"});
+  CHECK(bad.wait_exit() == 2);
+  CHECK(contains(bad.log(), "loops"));
+  HostProcess bad_opt(GEV_HOST_PATH, {"--module-opt", "nodot"});
+  CHECK(bad_opt.wait_exit() == 2);
+  CHECK(contains(bad_opt.log(), "--module-opt: 'nodot' is not NAME.KEY=VALUE"));
+}
+
+TEST_CASE("a handler that throws or fails costs only its own connection") {
+  ModuleDir dir{"raw", "thrower"};
+  HostProcess host(GEV_HOST_PATH, args(dir, "raw", "thrower"));
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  TestClient good(host.port());
+  TestClient boom(host.port());
+  TestClient fail(host.port());
+  REQUIRE(good.echo("a") == "a");
+  REQUIRE(boom.send_all("boom"));
+  CHECK(boom.wait_closed(3000));
+  REQUIRE(fail.send_all("fail"));
+  CHECK(fail.wait_closed(3000));
+  CHECK(good.echo("b") == "b");
+  REQUIRE(good.send_all("send"));
+  CHECK(good.recv_exact(7, 3000) == "one,two");  // host->send from the handler, in order
+  CHECK(contains(host.log(), "exception in on_message: boom requested"));
+}
