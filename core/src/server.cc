@@ -21,20 +21,41 @@ size_t resolve_loop_count(size_t n) {
 constexpr auto kDrainPoll = std::chrono::milliseconds(10);
 }  // namespace
 
-Server::Server(Handler& handler, Options options, Protocol* protocol) {
-  options.loops = resolve_loop_count(options.loops);
-  if (options.write_low_water > options.write_high_water)
-    options.write_low_water = options.write_high_water;
-  if (!protocol) {
-    own_protocol_ = std::make_unique<RawProtocol>();
-    protocol = own_protocol_.get();
-  }
-  service_ = std::make_unique<detail::Service>(*protocol, handler, options, options.loops);
-  for (size_t i = 0; i < options.loops; ++i) {
+// One listening address and what serves it.
+struct Server::ListenerEntry {
+  std::unique_ptr<Protocol> own_protocol;
+  std::unique_ptr<detail::Service> service;
+  std::vector<std::unique_ptr<detail::Listener>> sockets;  // [0] on the main loop, or one per loop
+  SocketAddress bound;
+  size_t next_loop = 0;  // round-robin cursor (acceptor thread)
+};
+
+Server::Server(Options options) : options_(std::move(options)) {
+  options_.loops = resolve_loop_count(options_.loops);
+  for (size_t i = 0; i < options_.loops; ++i) {
     loops_.push_back(std::make_unique<EventLoop>(i));
     loop_ptrs_.push_back(loops_.back().get());
   }
-  main_loop_ = std::make_unique<EventLoop>(options.loops);
+  main_loop_ = std::make_unique<EventLoop>(options_.loops);
+}
+
+Server::Server(Handler& handler, Options options, Protocol* protocol) : Server(options) {
+  add_listener(handler, std::move(options), protocol);
+}
+
+size_t Server::add_listener(Handler& handler, Options options, Protocol* protocol) {
+  if (started_.load()) throw std::logic_error("gev: add_listener after start");
+  auto entry = std::make_unique<ListenerEntry>();
+  options.loops = options_.loops;
+  if (options.write_low_water > options.write_high_water)
+    options.write_low_water = options.write_high_water;
+  if (!protocol) {
+    entry->own_protocol = std::make_unique<RawProtocol>();
+    protocol = entry->own_protocol.get();
+  }
+  entry->service = std::make_unique<detail::Service>(*protocol, handler, options, options_.loops);
+  listeners_.push_back(std::move(entry));
+  return listeners_.size() - 1;
 }
 
 Server::~Server() {
@@ -42,50 +63,58 @@ Server::~Server() {
   wait();
 }
 
-const Options& Server::options() const {
-  return service_->options;
+const SocketAddress& Server::address(size_t listener) const {
+  return listeners_.at(listener)->bound;
+}
+
+const Options& Server::listener_options(size_t listener) const {
+  return listeners_.at(listener)->service->options;
 }
 
 void Server::listen() {
   try {
-    open_listeners();
+    for (auto& entry : listeners_) open_listeners(*entry);
   } catch (...) {
     // Nothing runs yet: forget the attempt so the destructor does not wait for a stop.
-    listeners_.clear();
+    for (auto& entry : listeners_) entry->sockets.clear();
     started_ = false;
     throw;
   }
+  for (auto& entry : listeners_) {
+    const Options& o = entry->service->options;
+    for (size_t i = 0; i < entry->sockets.size(); ++i) {
+      EventLoop& owner = o.reuse_port ? *loop_ptrs_[i] : *main_loop_;
+      detail::Listener* l = entry->sockets[i].get();
+      owner.queue_in_loop([l] { l->start(); });
+    }
+    GEV_INFO("listening on %s (%zu loops%s)", entry->bound.to_string().c_str(), options_.loops,
+             o.reuse_port ? ", SO_REUSEPORT" : "");
+  }
 }
 
-void Server::open_listeners() {
-  const Options& o = service_->options;
+void Server::open_listeners(ListenerEntry& entry) {
+  const Options& o = entry.service->options;
   std::optional<SocketAddress> addr = SocketAddress::parse(o.address);
   if (!addr) throw std::invalid_argument("gev: bad listen address '" + o.address + "'");
+  ListenerEntry* e = &entry;
   if (!o.reuse_port) {
     int fd = detail::open_listen_socket(*addr, false, o.backlog);
-    bound_ = SocketAddress::local_of(fd);
+    entry.bound = SocketAddress::local_of(fd);
     EventLoop& ml = *main_loop_;
-    listeners_.push_back(std::make_unique<detail::Listener>(
-        ml, fd, service_->counters_for(ml.index()),
-        [this, &ml](int cfd, const SocketAddress& peer) { on_accept(ml, cfd, peer); }));
-  } else {
-    // One socket per loop on the same port; the kernel spreads connections among them.
-    SocketAddress at = *addr;
-    for (EventLoop* loop : loop_ptrs_) {
-      int fd = detail::open_listen_socket(at, true, o.backlog);
-      if (listeners_.empty()) at = bound_ = SocketAddress::local_of(fd);
-      listeners_.push_back(std::make_unique<detail::Listener>(
-          *loop, fd, service_->counters_for(loop->index()),
-          [this, loop](int cfd, const SocketAddress& peer) { on_accept(*loop, cfd, peer); }));
-    }
+    entry.sockets.push_back(std::make_unique<detail::Listener>(
+        ml, fd, entry.service->counters_for(ml.index()),
+        [this, e, &ml](int cfd, const SocketAddress& peer) { on_accept(*e, ml, cfd, peer); }));
+    return;
   }
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    EventLoop& owner = o.reuse_port ? *loop_ptrs_[i] : *main_loop_;
-    detail::Listener* l = listeners_[i].get();
-    owner.queue_in_loop([l] { l->start(); });
+  // One socket per loop on the same port; the kernel spreads connections among them.
+  SocketAddress at = *addr;
+  for (EventLoop* loop : loop_ptrs_) {
+    int fd = detail::open_listen_socket(at, true, o.backlog);
+    if (entry.sockets.empty()) at = entry.bound = SocketAddress::local_of(fd);
+    entry.sockets.push_back(std::make_unique<detail::Listener>(
+        *loop, fd, entry.service->counters_for(loop->index()),
+        [this, e, loop](int cfd, const SocketAddress& peer) { on_accept(*e, *loop, cfd, peer); }));
   }
-  GEV_INFO("listening on %s (%zu loops%s)", bound_.to_string().c_str(), o.loops,
-           o.reuse_port ? ", SO_REUSEPORT" : "");
 }
 
 void Server::spawn_workers() {
@@ -107,14 +136,14 @@ void Server::run() {
   if (started_.exchange(true)) throw std::logic_error("gev: Server started twice");
   listen();
   std::unique_ptr<detail::SignalWatcher> signals;
-  if (service_->options.handle_signals) {
+  if (options_.handle_signals) {
     try {
       signals = std::make_unique<detail::SignalWatcher>(*main_loop_, [this](int signo) {
         GEV_INFO("signal %d: stopping", signo);
         stop();
       });
     } catch (...) {
-      listeners_.clear();
+      for (auto& entry : listeners_) entry->sockets.clear();
       started_ = false;
       throw;
     }
@@ -125,8 +154,9 @@ void Server::run() {
   finish();
 }
 
-void Server::on_accept(EventLoop& accepting, int fd, const SocketAddress& peer) {
-  detail::Service& svc = *service_;
+void Server::on_accept(ListenerEntry& entry, EventLoop& accepting, int fd,
+                       const SocketAddress& peer) {
+  detail::Service& svc = *entry.service;
   detail::LoopCounters& cnt = svc.counters_for(accepting.index());
   if (stopping_.load(std::memory_order_relaxed)) {
     ::close(fd);
@@ -141,21 +171,22 @@ void Server::on_accept(EventLoop& accepting, int fd, const SocketAddress& peer) 
   }
   svc.live.fetch_add(1, std::memory_order_relaxed);
   cnt.accepted.add(1);
-  EventLoop* loop = svc.options.reuse_port ? &accepting : choose_loop();
+  EventLoop* loop = svc.options.reuse_port ? &accepting : choose_loop(entry);
   loop->note_incoming();
-  loop->run_in_loop([this, loop, fd, peer] {
+  detail::Service* service = &svc;
+  loop->run_in_loop([this, service, loop, fd, peer] {
     if (stopping_.load(std::memory_order_relaxed)) {  // the loop already drained
       ::close(fd);
-      service_->live.fetch_sub(1, std::memory_order_relaxed);
+      service->live.fetch_sub(1, std::memory_order_relaxed);
       loop->note_gone();
       return;
     }
-    std::make_shared<Connection>(*loop, *service_, fd, peer)->start();
+    std::make_shared<Connection>(*loop, *service, fd, peer)->start();
   });
 }
 
-EventLoop* Server::choose_loop() {
-  const Options& o = service_->options;
+EventLoop* Server::choose_loop(ListenerEntry& entry) {
+  const Options& o = entry.service->options;
   switch (o.load_balance) {
     case LoadBalance::kLeastConnections: {
       EventLoop* best = loop_ptrs_[0];
@@ -171,8 +202,8 @@ EventLoop* Server::choose_loop() {
     case LoadBalance::kRoundRobin:
       break;
   }
-  EventLoop* l = loop_ptrs_[next_loop_];
-  next_loop_ = (next_loop_ + 1) % loop_ptrs_.size();
+  EventLoop* l = loop_ptrs_[entry.next_loop];
+  entry.next_loop = (entry.next_loop + 1) % loop_ptrs_.size();
   return l;
 }
 
@@ -182,18 +213,19 @@ void Server::stop() {
 }
 
 void Server::begin_stop() {
-  GEV_INFO("stopping %s", bound_.to_string().c_str());
-  int64_t deadline =
-      main_loop_->now_ns() + std::chrono::nanoseconds(service_->options.stop_timeout).count();
+  for (auto& entry : listeners_) GEV_INFO("stopping %s", entry->bound.to_string().c_str());
+  int64_t deadline = main_loop_->now_ns() + std::chrono::nanoseconds(options_.stop_timeout).count();
   stopping_.store(true, std::memory_order_relaxed);
-  if (!service_->options.reuse_port) listeners_[0]->stop();
+  for (auto& entry : listeners_)
+    if (!entry->service->options.reuse_port && !entry->sockets.empty()) entry->sockets[0]->stop();
   for (size_t i = 0; i < loops_.size(); ++i)
     loops_[i]->run_in_loop([this, i, deadline] { drain(i, deadline); });
 }
 
 void Server::drain(size_t i, int64_t deadline_ns) {
   EventLoop& loop = *loops_[i];
-  if (service_->options.reuse_port) listeners_[i]->stop();
+  for (auto& entry : listeners_)
+    if (entry->service->options.reuse_port) entry->sockets[i]->stop();
   loop.for_each_connection([](Connection& c) { c.close_after_flush(CloseReason::kServerStop); });
   if (loop.connection_count() == 0) {
     worker_done();
@@ -218,8 +250,8 @@ void Server::worker_done() {
 void Server::finish() {
   for (auto& t : threads_) t.join();
   threads_.clear();
-  listeners_.clear();
-  GEV_INFO("stopped %s", bound_.to_string().c_str());
+  for (auto& entry : listeners_) entry->sockets.clear();
+  GEV_INFO("stopped %s", listeners_.empty() ? "" : listeners_[0]->bound.to_string().c_str());
   std::lock_guard lock(done_mu_);
   done_ = true;
   done_cv_.notify_all();
@@ -247,11 +279,12 @@ void Server::cancel(TimerId id) {
   main_loop_->cancel(id);
 }
 
-Stats Server::stats() const {
+Stats Server::stats(size_t listener) const {
+  const detail::Service& svc = *listeners_.at(listener)->service;
   Stats s;
   uint64_t opened = 0, closed = 0;
-  for (size_t i = 0; i < service_->counter_slots; ++i) {
-    const detail::LoopCounters& c = service_->counters[i];
+  for (size_t i = 0; i < svc.counter_slots; ++i) {
+    const detail::LoopCounters& c = svc.counters[i];
     s.accepted += c.accepted.get();
     s.refused += c.refused.get();
     s.accept_errors += c.accept_errors.get();

@@ -125,3 +125,35 @@ TEST_CASE("a busy or malformed address throws from start(), and the server is st
   TestClient c(first.port());
   CHECK(c.echo("first still serves") == "first still serves");
 }
+
+TEST_CASE("several listeners share one set of loops, each with its own protocol and limits") {
+  RecordingEcho echo;
+  RecordingEcho second;
+  Options base = test_options(2);
+  Server server(base);
+  size_t a = server.add_listener(echo, base);
+  Options limited = base;
+  limited.max_connections = 1;
+  limited.reuse_port = true;
+  size_t b = server.add_listener(second, limited);
+  server.start();
+  REQUIRE(server.listener_count() == 2);
+  CHECK(server.port(a) != server.port(b));
+  TestClient ca(server.port(a));
+  TestClient cb(server.port(b));
+  CHECK(ca.echo("to a") == "to a");
+  CHECK(cb.echo("to b") == "to b");
+  TestClient cb2(server.port(b));
+  CHECK(cb2.wait_closed(2000));  // b's own limit; a is unaffected
+  TestClient ca2(server.port(a));
+  CHECK(ca2.echo("a again") == "a again");
+  CHECK(server.stats(a).accepted == 2);
+  CHECK(server.stats(b).accepted == 1);
+  CHECK(server.stats(b).refused == 1);
+  CHECK(echo.connects() == 2);
+  CHECK(second.connects() == 1);
+  server.stop();
+  server.wait();
+  CHECK(echo.closes() == 2);
+  CHECK(second.closes() == 1);
+}

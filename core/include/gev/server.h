@@ -31,14 +31,23 @@ class Listener;
 
 class Server {
  public:
-  // protocol nullptr: raw bytes (gev's default protocol).
+  // A server with one listener. protocol nullptr: raw bytes (gev's default protocol).
   Server(Handler& handler, Options options, Protocol* protocol = nullptr);
+  // A server with no listener yet: loops and server-wide settings (loops, stop_timeout,
+  // handle_signals) come from `options`; add listeners with add_listener().
+  explicit Server(Options options);
   ~Server();  // stop()s if running
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens (throws std::system_error or std::invalid_argument on a bad or
-  // busy address), then starts every loop on threads of its own and returns.
+  // Another listener on the same loops, with its own address, protocol, handler and
+  // per-connection settings from `options`. Before start(). Returns its index.
+  size_t add_listener(Handler& handler, Options options, Protocol* protocol = nullptr);
+  size_t listener_count() const { return listeners_.size(); }
+
+  // Binds and listens on every listener (throws std::system_error or
+  // std::invalid_argument on a bad or busy address, closing any it opened), then starts
+  // every loop on threads of its own and returns.
   void start();
   // Like start(), but runs the acceptor loop on the calling thread and returns after the
   // server stopped (stop(), or SIGINT/SIGTERM when options.handle_signals).
@@ -50,10 +59,11 @@ class Server {
   // Blocks until the server has stopped.
   void wait();
 
-  // The bound address (port resolved when options.address asked for port 0).
-  const SocketAddress& address() const { return bound_; }
-  uint16_t port() const { return bound_.port(); }
-  const Options& options() const;
+  // The bound address of a listener (port resolved when its address asked for port 0).
+  const SocketAddress& address(size_t listener = 0) const;
+  uint16_t port(size_t listener = 0) const { return address(listener).port(); }
+  const Options& options() const { return options_; }
+  const Options& listener_options(size_t listener) const;
 
   // Timers on the acceptor loop (gev's RunAfter/RunEvery). Thread-safe.
   TimerId run_after(std::chrono::nanoseconds delay, EventLoop::Task task);
@@ -62,29 +72,29 @@ class Server {
 
   std::span<EventLoop* const> loops() const { return loop_ptrs_; }
   EventLoop& main_loop() { return *main_loop_; }
-  Stats stats() const;
+  // Counters of one listener.
+  Stats stats(size_t listener = 0) const;
 
  private:
+  struct ListenerEntry;
+
   void listen();
-  void open_listeners();
+  void open_listeners(ListenerEntry& entry);
   void spawn_workers();
-  void on_accept(EventLoop& accepting, int fd, const SocketAddress& peer);
-  EventLoop* choose_loop();
+  void on_accept(ListenerEntry& entry, EventLoop& accepting, int fd, const SocketAddress& peer);
+  EventLoop* choose_loop(ListenerEntry& entry);
   void begin_stop();
   void drain(size_t loop_index, int64_t deadline_ns);
   void worker_done();
   void finish();
 
-  std::unique_ptr<Protocol> own_protocol_;
-  std::unique_ptr<detail::Service> service_;
+  Options options_;  // server-wide settings
+  std::vector<std::unique_ptr<ListenerEntry>> listeners_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<EventLoop*> loop_ptrs_;
   std::unique_ptr<EventLoop> main_loop_;
-  std::vector<std::unique_ptr<detail::Listener>> listeners_;  // [0] main, or one per loop
   std::vector<std::thread> threads_;
   std::thread main_thread_;
-  SocketAddress bound_;
-  size_t next_loop_ = 0;
   std::atomic<size_t> workers_running_{0};
   std::atomic<bool> started_{false};
   std::atomic<bool> stop_requested_{false};
@@ -92,7 +102,6 @@ class Server {
   std::mutex done_mu_;
   std::condition_variable done_cv_;
   bool done_ = false;
-  int signal_fd_ = -1;
 };
 
 }  // namespace gev
