@@ -144,7 +144,8 @@ void Connection::process(std::span<const uint8_t> in, bool from_ring) {
     DecodeResult r = protocol.decode(*this, in.subspan(off));
     if (r.status == DecodeStatus::kError || (r.status == DecodeStatus::kFrame && r.consumed == 0)) {
       const char* why = r.error ? r.error : "protocol produced a frame without consuming input";
-      GEV_DEBUG("conn %llu: decode error: %s", static_cast<unsigned long long>(id_), why);
+      GEV_INFO("conn %llu from %s: decode error: %s; closing", static_cast<unsigned long long>(id_),
+               peer_.to_string().c_str(), why);
       close_after_flush(CloseReason::kDecodeError);
       break;
     }

@@ -130,10 +130,10 @@ gev_status api_post(gev_loop* l, gev_task_fn fn, void* arg) {
   return GEV_OK;
 }
 void api_for_each_conn(gev_host* h, gev_loop* l, void (*fn)(gev_conn*, void*), void* arg) {
-  const void* pipeline = self(h).pipeline;
+  const void* me = &self(h);
   loop_of(l)->for_each_connection([&](Connection& c) {
     ConnSlot* s = slot_of(c);
-    if (s && s->pipeline == pipeline && c.connected()) fn(handle_of(c), arg);
+    if (s && s->handler_host == me && c.connected()) fn(handle_of(c), arg);
   });
 }
 

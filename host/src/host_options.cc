@@ -1,10 +1,9 @@
-// gev-host's command line.
+// gev-host's command line and config file.
 #include "host_options.h"
-
-#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "version.h"
@@ -13,33 +12,129 @@ namespace gev::host {
 
 namespace po = boost::program_options;
 
+namespace {
+
+bool parse_uint(const std::string& text, uint64_t* out) {
+  try {
+    size_t used = 0;
+    *out = std::stoull(text, &used);
+    return used == text.size() && !text.empty() && text[0] != '-';
+  } catch (...) {
+    return false;
+  }
+}
+
+bool parse_bool(const std::string& text, bool* out) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return *out = true, true;
+  if (text == "false" || text == "0" || text == "no" || text == "off") return *out = false, true;
+  return false;
+}
+
+// "NAME.KEY=VALUE" into module_opts.
+bool add_module_opt(const std::string& kv, HostOptions& o) {
+  size_t dot = kv.find('.');
+  size_t eq = kv.find('=');
+  if (dot == std::string::npos || eq == std::string::npos || dot == 0 || eq < dot + 2) return false;
+  o.module_opts[kv.substr(0, dot)][kv.substr(dot + 1, eq - dot - 1)] = kv.substr(eq + 1);
+  return true;
+}
+
+// A [listener.NAME] or [module.NAME] key from the config file. Returns an error or "".
+std::string apply_section_key(const std::string& key, const std::string& value,
+                              std::map<std::string, ListenerConfig>& listeners,
+                              std::vector<std::string>& order, HostOptions& o) {
+  size_t first = key.find('.');
+  size_t last = key.rfind('.');
+  if (first == std::string::npos || first == last) return "unknown option '" + key + "'";
+  std::string section = key.substr(0, first);
+  std::string name = key.substr(first + 1, last - first - 1);
+  std::string field = key.substr(last + 1);
+  if (section == "module") {
+    o.module_opts[name][field] = value;
+    return "";
+  }
+  if (section != "listener") return "unknown section '[" + section + "." + name + "]'";
+  auto [it, fresh] = listeners.try_emplace(name);
+  ListenerConfig& l = it->second;
+  if (fresh) {
+    l.name = name;
+    order.push_back(name);
+  }
+  bool ok = true;
+  if (field == "listen")
+    l.listen = value;
+  else if (field == "protocol")
+    l.protocol = value;
+  else if (field == "handler")
+    l.handler = value;
+  else if (field == "reuseport")
+    ok = parse_bool(value, &l.reuse_port);
+  else if (field == "idle-timeout")
+    ok = parse_uint(value, &l.idle_timeout_ms);
+  else if (field == "max-connections")
+    ok = parse_uint(value, &l.max_connections);
+  else
+    return "unknown option '" + key + "'";
+  return ok ? "" : "bad value '" + value + "' for '" + key + "'";
+}
+
+}  // namespace
+
 int parse_host_options(int argc, char** argv, HostOptions& o) {
+  ListenerConfig cli{"main", "127.0.0.1:1833", "raw", "echo"};
   std::string log_level = "info";
   std::vector<std::string> module_opts;
   std::string module_dir;
+  std::string config_file;
   po::options_description desc("usage: gev-host [options]");
   desc.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
-      "listen", po::value(&o.listen)->default_value(o.listen), "address to listen on, HOST:PORT")(
-      "protocol", po::value(&o.protocol)->default_value(o.protocol), "protocol module name")(
-      "handler", po::value(&o.handler)->default_value(o.handler), "handler module name")(
+      "config", po::value(&config_file),
+      "config file (INI: top-level options, [listener.NAME] and [module.NAME] sections)")(
+      "listen", po::value(&cli.listen)->default_value(cli.listen),
+      "address to listen on, HOST:PORT")(
+      "protocol", po::value(&cli.protocol)->default_value(cli.protocol), "protocol module name")(
+      "handler", po::value(&cli.handler)->default_value(cli.handler), "handler module name")(
       "loops", po::value(&o.loops)->default_value(0), "event loops (0: one per CPU)")(
-      "reuseport", po::bool_switch(&o.reuse_port), "a listen socket per loop (SO_REUSEPORT)")(
-      "idle-timeout", po::value(&o.idle_timeout_ms)->default_value(0),
+      "reuseport", po::bool_switch(&cli.reuse_port), "a listen socket per loop (SO_REUSEPORT)")(
+      "idle-timeout", po::value(&cli.idle_timeout_ms)->default_value(0),
       "close connections idle this many ms (0: never)")(
-      "max-connections", po::value(&o.max_connections)->default_value(0),
+      "max-connections", po::value(&cli.max_connections)->default_value(0),
       "refuse connections above this many (0: unlimited)")("module-dir", po::value(&module_dir),
                                                            "directory of module .so files")(
       "module-opt", po::value(&module_opts)->composing(),
       "NAME.KEY=VALUE: option KEY for module NAME (repeatable)")(
+      "admin", po::value(&o.admin)->default_value(o.admin),
+      "admin address for /metrics and /healthz ('off' for none)")(
       "log-level", po::value(&log_level)->default_value(log_level),
       "trace, debug, info, warn, error or off");
   po::variables_map vm;
+  std::map<std::string, ListenerConfig> file_listeners;
+  std::vector<std::string> order;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    if (vm.count("config")) {
+      config_file = vm["config"].as<std::string>();
+      std::ifstream in(config_file);
+      if (!in) {
+        std::fprintf(stderr, "gev-host: --config: cannot read '%s'\n", config_file.c_str());
+        return 2;
+      }
+      po::parsed_options parsed = po::parse_config_file(in, desc, /*allow_unregistered=*/true);
+      for (const po::option& opt : parsed.options) {
+        if (!opt.unregistered) continue;
+        std::string value = opt.value.empty() ? "" : opt.value[0];
+        std::string error = apply_section_key(opt.string_key, value, file_listeners, order, o);
+        if (!error.empty()) {
+          std::fprintf(stderr, "gev-host: %s: %s\n", config_file.c_str(), error.c_str());
+          return 2;
+        }
+      }
+      po::store(parsed, vm);  // command-line values stored first win
+    }
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "gev-host: %s\n", e.what());
-    std::cerr << desc << "\n";
+    std::fprintf(stderr, "gev-host: %s%s%s\n", config_file.empty() ? "" : config_file.c_str(),
+                 config_file.empty() ? "" : ": ", e.what());
     return 2;
   }
   if (vm.count("help")) {
@@ -58,14 +153,24 @@ int parse_host_options(int argc, char** argv, HostOptions& o) {
     return 2;
   }
   for (const std::string& kv : module_opts) {
-    size_t dot = kv.find('.');
-    size_t eq = kv.find('=');
-    if (dot == std::string::npos || eq == std::string::npos || dot == 0 || eq < dot + 2) {
+    if (!add_module_opt(kv, o)) {
       std::fprintf(stderr, "gev-host: --module-opt: '%s' is not NAME.KEY=VALUE\n", kv.c_str());
       return 2;
     }
-    o.module_opts[kv.substr(0, dot)][kv.substr(dot + 1, eq - dot - 1)] = kv.substr(eq + 1);
   }
+  for (const std::string& name : order) {
+    const ListenerConfig& l = file_listeners[name];
+    for (const char* field : {"listen", "protocol", "handler"}) {
+      const std::string& v = field[0] == 'l' ? l.listen : field[0] == 'p' ? l.protocol : l.handler;
+      if (v.empty()) {
+        std::fprintf(stderr, "gev-host: %s: [listener.%s] needs '%s'\n", config_file.c_str(),
+                     name.c_str(), field);
+        return 2;
+      }
+    }
+    o.listeners.push_back(l);
+  }
+  if (o.listeners.empty() || !vm["listen"].defaulted()) o.listeners.push_back(cli);
   if (!module_dir.empty()) o.module_dir = module_dir;
   return 0;
 }

@@ -1,4 +1,20 @@
-// HostOptions: gev-host's command line (Boost.Program_options).
+// HostOptions: gev-host's command line and config file (Boost.Program_options).
+//
+// The command line describes one listener (--listen/--protocol/--handler); a config file
+// (--config FILE, Program_options' INI format) may declare several, one section each:
+//
+//   loops = 2
+//   admin = 127.0.0.1:9091
+//   [listener.echo]
+//   listen = 127.0.0.1:1833
+//   protocol = raw
+//   handler = echo
+//   [module.length_field]
+//   bytes = 4
+//
+// Command-line settings win over the file's top-level ones. If the file declares
+// listeners, --listen/--protocol/--handler on the command line add one more only when
+// --listen is given explicitly.
 #pragma once
 
 #include <gev/log.h>
@@ -10,21 +26,27 @@
 
 namespace gev::host {
 
-struct HostOptions {
-  std::string listen = "127.0.0.1:1833";
-  std::string protocol = "raw";
-  std::string handler = "echo";
-  size_t loops = 0;
+struct ListenerConfig {
+  std::string name;
+  std::string listen;
+  std::string protocol;
+  std::string handler;
   bool reuse_port = false;
   uint64_t idle_timeout_ms = 0;
   uint64_t max_connections = 0;
-  std::filesystem::path module_dir;  // empty: next to the executable (build or install tree)
+};
+
+struct HostOptions {
+  std::vector<ListenerConfig> listeners;
+  size_t loops = 0;
+  std::string admin = "127.0.0.1:9091";  // empty or "off": no admin endpoint
+  std::filesystem::path module_dir;      // empty: <exe>/../lib/gev/modules
   std::map<std::string, std::map<std::string, std::string>> module_opts;  // module -> key -> value
   LogLevel log_level = LogLevel::kInfo;
 };
 
-// Parses argv. Returns 0 to go on, or an exit code (0 after --help/--version is returned
-// as -1 so the caller exits successfully). Errors name the option and go to stderr.
+// Parses argv (and --config). Returns 0 to go on; -1 after --help/--version (exit 0);
+// otherwise the exit code, after printing the offending option or file line to stderr.
 int parse_host_options(int argc, char** argv, HostOptions& out);
 
 // The module directory to use when none was given: <exe>/../lib/gev/modules.

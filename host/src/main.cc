@@ -1,23 +1,28 @@
 // gev-host: loads protocol and handler modules and serves them on the core's loops.
 //   gev-host --listen 127.0.0.1:1833 --protocol raw --handler echo
+//   gev-host --config gev-host.conf
 #include <gev/log.h>
 #include <gev/server.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <vector>
 
+#include "admin.h"
 #include "host_api.h"
 #include "host_options.h"
+#include "metrics.h"
 #include "module_loader.h"
 #include "pipeline.h"
 
 namespace {
 
 using gev::host::LoadedModule;
+using ModuleMap = std::map<std::string, std::shared_ptr<LoadedModule>>;
 
-// Builds the module's gev_config from --module-opt and calls create().
+// Builds the module's gev_config from its options and calls create().
 bool create_module(LoadedModule& m, const gev::host::HostOptions& o) {
   std::vector<gev_config_entry> entries;
   if (auto it = o.module_opts.find(m.name()); it != o.module_opts.end())
@@ -29,12 +34,35 @@ bool create_module(LoadedModule& m, const gev::host::HostOptions& o) {
   return false;
 }
 
-std::shared_ptr<LoadedModule> find(const std::map<std::string, std::shared_ptr<LoadedModule>>& all,
-                                   const std::string& name, bool protocol) {
+std::shared_ptr<LoadedModule> find(const ModuleMap& all, const std::string& name, bool protocol) {
   auto it = all.find(name);
   if (it == all.end()) return nullptr;
   if (protocol ? !it->second->is_protocol() : !it->second->is_handler()) return nullptr;
   return it->second;
+}
+
+gev::Options listener_options(const gev::host::ListenerConfig& l, size_t loops) {
+  gev::Options so;
+  so.address = l.listen;
+  so.loops = loops;
+  so.reuse_port = l.reuse_port;
+  so.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms);
+  so.max_connections = l.max_connections;
+  return so;
+}
+
+// loop_init on every loop's own thread, before any connection (queued ahead of the
+// listeners' start tasks).
+void init_loops(const std::vector<std::shared_ptr<LoadedModule>>& used, gev::Server& server) {
+  for (const auto& m : used) {
+    m->host().loops.assign(server.loops().begin(), server.loops().end());
+    if (!m->descriptor().loop_init) continue;
+    for (gev::EventLoop* loop : server.loops())
+      loop->queue_in_loop([m, loop] {
+        if (m->descriptor().loop_init(m->state(), reinterpret_cast<gev_loop*>(loop)) != GEV_OK)
+          GEV_ERROR("module %s: loop_init failed on loop %zu", m->name().c_str(), loop->index());
+      });
+  }
 }
 
 }  // namespace
@@ -47,51 +75,61 @@ int main(int argc, char** argv) {
 
   gev::host::ModuleLoader loader(std::filesystem::temp_directory_path() /
                                  ("gev-host-" + std::to_string(::getpid())));
-  auto scanned = loader.scan(o.module_dir);
-  std::map<std::string, std::shared_ptr<LoadedModule>> modules;
-  for (auto& [name, m] : scanned)
+  ModuleMap modules;
+  for (auto& [name, m] : loader.scan(o.module_dir))
     if (create_module(*m, o)) modules.emplace(name, m);
 
-  auto protocol = find(modules, o.protocol, true);
-  auto handler = find(modules, o.handler, false);
-  if (!protocol || !handler) {
-    const std::string& missing = protocol ? o.handler : o.protocol;
-    std::fprintf(stderr, "gev-host: no %s module named '%s' in %s\n",
-                 protocol ? "handler" : "protocol", missing.c_str(), o.module_dir.c_str());
-    return 1;
+  // Resolve every listener before anything listens: a missing module is a start-up error.
+  std::vector<std::unique_ptr<gev::host::Pipeline>> pipelines;
+  std::vector<std::shared_ptr<LoadedModule>> used;
+  for (const auto& l : o.listeners) {
+    auto protocol = find(modules, l.protocol, true);
+    auto handler = find(modules, l.handler, false);
+    if (!protocol || !handler) {
+      std::fprintf(stderr, "gev-host: listener '%s': no %s module named '%s' in %s\n",
+                   l.name.c_str(), protocol ? "handler" : "protocol",
+                   (protocol ? l.handler : l.protocol).c_str(), o.module_dir.c_str());
+      return 1;
+    }
+    pipelines.push_back(std::make_unique<gev::host::Pipeline>(protocol, handler));
+    for (const auto& m : {protocol, handler})
+      if (std::find(used.begin(), used.end(), m) == used.end()) used.push_back(m);
   }
 
-  gev::Options so;
-  so.address = o.listen;
-  so.loops = o.loops;
-  so.reuse_port = o.reuse_port;
-  so.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
-  so.max_connections = o.max_connections;
+  gev::Options server_options;
+  server_options.loops = o.loops;
   int rc = 0;
+  gev::host::MetricsSource metrics;
+  gev::host::AdminEndpoint admin([&metrics] { return gev::host::render_metrics(metrics); });
   {
-    gev::host::Pipeline pipeline(protocol, handler);
-    gev::Server server(pipeline, so, &pipeline);
-    std::vector<std::shared_ptr<LoadedModule>> used = {protocol};
-    if (handler != protocol) used.push_back(handler);
-    for (auto& m : used) {
-      m->host().loops.assign(server.loops().begin(), server.loops().end());
-      if (!m->descriptor().loop_init) continue;
-      for (gev::EventLoop* loop : server.loops())
-        loop->queue_in_loop([m, loop] {
-          if (m->descriptor().loop_init(m->state(), reinterpret_cast<gev_loop*>(loop)) != GEV_OK)
-            GEV_ERROR("module %s: loop_init failed on loop %zu", m->name().c_str(), loop->index());
-        });
+    gev::Server server(server_options);
+    for (size_t i = 0; i < o.listeners.size(); ++i) {
+      server.add_listener(*pipelines[i], listener_options(o.listeners[i], o.loops),
+                          pipelines[i].get());
+      metrics.listener_names.push_back(o.listeners[i].name);
+      GEV_INFO("listener %s: %s over %s on %s", o.listeners[i].name.c_str(),
+               o.listeners[i].handler.c_str(), o.listeners[i].protocol.c_str(),
+               o.listeners[i].listen.c_str());
     }
+    if (!o.admin.empty() && o.admin != "off") {
+      gev::Options ao;
+      ao.address = o.admin;
+      ao.idle_timeout = std::chrono::seconds(30);
+      ao.max_connections = 64;
+      server.add_listener(admin, ao, &admin);
+      metrics.listener_names.push_back("admin");
+    }
+    metrics.server = &server;
+    metrics.modules = modules;
+    init_loops(used, server);
     try {
-      GEV_INFO("serving %s over %s on %s", handler->name().c_str(), protocol->name().c_str(),
-               o.listen.c_str());
       server.run();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "gev-host: %s\n", e.what());
       rc = 1;
     }
     // The loops have stopped: per-loop state goes on this thread.
-    for (auto& m : used)
+    for (const auto& m : used)
       if (m->descriptor().loop_fini)
         for (gev::EventLoop* loop : server.loops())
           m->descriptor().loop_fini(m->state(), reinterpret_cast<gev_loop*>(loop));

@@ -24,14 +24,11 @@ Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<Loade
       protocol_(protocol_module_->descriptor().protocol),
       handler_(handler_module_->descriptor().handler),
       protocol_state_(protocol_module_->state()),
-      handler_state_(handler_module_->state()) {
-  handler_module_->host().pipeline = this;
-  protocol_module_->host().pipeline = this;
-}
+      handler_state_(handler_module_->state()) {}
 
 void Pipeline::on_connect(Connection& c) {
   auto* slot = new ConnSlot;
-  slot->pipeline = this;
+  slot->handler_host = &handler_module_->host();
   c.set_protocol_state(slot);
   if (protocol_->conn_open)
     slot->protocol_state = protocol_->conn_open(protocol_state_, handle_of(c));

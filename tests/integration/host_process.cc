@@ -14,7 +14,7 @@
 namespace gev::test {
 
 HostProcess::HostProcess(const std::string& binary, const std::vector<std::string>& args,
-                         int timeout_ms) {
+                         int timeout_ms, size_t listeners) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return;
   pid_ = ::fork();
@@ -34,9 +34,12 @@ HostProcess::HostProcess(const std::string& binary, const std::vector<std::strin
   static const std::regex listening(R"(listening on [0-9.]+:([0-9]+))");
   while (std::chrono::steady_clock::now() < deadline) {
     pump(50);
-    std::smatch m;
-    if (std::regex_search(log_, m, listening)) {
-      port_ = static_cast<uint16_t>(std::stoi(m[1]));
+    std::vector<uint16_t> found;
+    for (auto it = std::sregex_iterator(log_.begin(), log_.end(), listening);
+         it != std::sregex_iterator(); ++it)
+      found.push_back(static_cast<uint16_t>(std::stoi((*it)[1])));
+    if (found.size() >= listeners) {
+      ports_ = found;
       return;
     }
     if (wait_exit(0) >= 0) return;  // exited without listening

@@ -11,15 +11,17 @@ namespace gev::test {
 
 class HostProcess {
  public:
-  // Starts `binary` with `args`; waits up to timeout_ms for it to listen or exit.
+  // Starts `binary` with `args`; waits up to timeout_ms until it logged `listeners`
+  // "listening on" lines (or exited).
   HostProcess(const std::string& binary, const std::vector<std::string>& args,
-              int timeout_ms = 10000);
+              int timeout_ms = 10000, size_t listeners = 1);
   ~HostProcess();
   HostProcess(const HostProcess&) = delete;
   HostProcess& operator=(const HostProcess&) = delete;
 
-  bool listening() const { return port_ != 0; }
-  uint16_t port() const { return port_; }
+  bool listening() const { return !ports_.empty(); }
+  // The port of the i-th listener to start (config order; the admin endpoint last).
+  uint16_t port(size_t i = 0) const { return i < ports_.size() ? ports_[i] : 0; }
   // Exit status once it has exited (-1 while running); waits up to timeout_ms.
   int wait_exit(int timeout_ms = 10000);
   // Everything it wrote to stderr/stdout so far (reads what is pending first).
@@ -31,7 +33,7 @@ class HostProcess {
 
   pid_t pid_ = -1;
   int out_fd_ = -1;
-  uint16_t port_ = 0;
+  std::vector<uint16_t> ports_;
   int status_ = -1;
   std::string log_;
 };

@@ -2,46 +2,16 @@
 // directory, real sockets on 127.0.0.1.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "host_fixture.h"
 #include "host_process.h"
 #include "test_client.h"
 
 using namespace gev::test;
 namespace fs = std::filesystem;
-
-namespace {
-
-// A fresh module directory holding the named built-in and test modules.
-struct ModuleDir {
-  explicit ModuleDir(std::initializer_list<std::string> names) {
-    path = fs::temp_directory_path() /
-           ("gev-modules-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    fs::create_directories(path);
-    for (const std::string& n : names) {
-      fs::path src = fs::path(GEV_MODULE_DIR) / (n + ".so");
-      if (!fs::exists(src)) src = fs::path(GEV_TEST_MODULE_DIR) / (n + ".so");
-      fs::copy_file(src, path / (n + ".so"));
-    }
-  }
-  ~ModuleDir() { fs::remove_all(path); }
-  fs::path path;
-  static inline int counter = 0;
-};
-
-std::vector<std::string> args(const ModuleDir& dir, std::string protocol, std::string handler) {
-  return {"--listen",        "127.0.0.1:0", "--loops", "2",         "--module-dir",
-          dir.path.string(), "--protocol",  protocol,  "--handler", handler};
-}
-
-bool contains(const std::string& log, const std::string& what) {
-  return log.find(what) != std::string::npos;
-}
-
-}  // namespace
 
 TEST_CASE("gev-host serves echo over raw from module files") {
   ModuleDir dir{"raw", "echo"};

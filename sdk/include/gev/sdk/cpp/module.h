@@ -121,7 +121,9 @@ class Config {
     size_t used = 0;
     uint64_t v = 0;
     try {
-      v = std::stoull(it->second, &used);
+      // stoull would take "-1" as 2^64-1: digits only.
+      if (!it->second.empty() && it->second[0] >= '0' && it->second[0] <= '9')
+        v = std::stoull(it->second, &used);
     } catch (...) {
       used = 0;
     }

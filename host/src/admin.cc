@@ -1,0 +1,80 @@
+// AdminEndpoint implementation. Requests are small: the head must fit in 8 KiB, and
+// bodies are not accepted.
+#include "admin.h"
+
+#include <gev/connection.h>
+
+#include <string_view>
+
+namespace gev::host {
+
+namespace {
+constexpr size_t kMaxHead = 8192;
+
+std::string response(int status, const char* reason, std::string_view type, std::string_view body,
+                     bool close) {
+  std::string r = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
+  r += "Content-Type: ";
+  r += type;
+  r += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (close) r += "Connection: close\r\n";
+  r += "\r\n";
+  r += body;
+  return r;
+}
+
+bool header_says_close(std::string_view head) {
+  // Connection: close (case-insensitive name and value), or HTTP/1.0 without keep-alive.
+  std::string lower(head);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lower.find("\r\nconnection: close") != std::string::npos) return true;
+  size_t eol = lower.find("\r\n");
+  return lower.substr(0, eol).ends_with("http/1.0") &&
+         lower.find("\r\nconnection: keep-alive") == std::string::npos;
+}
+}  // namespace
+
+DecodeResult AdminEndpoint::decode(Connection&, std::span<const uint8_t> in) {
+  std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
+  size_t end = text.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    if (in.size() > kMaxHead) return DecodeResult::fail("admin: request head too large");
+    return DecodeResult::need_more();
+  }
+  return DecodeResult::frame_of(end + 4, Frame{in.subspan(0, end + 2), 0, {}});
+}
+
+void AdminEndpoint::encode(Connection&, const Frame& msg, WriteBatch& out) {
+  out.append(msg.data);
+}
+
+std::span<const uint8_t> AdminEndpoint::on_message(Connection& c, const Frame& request) {
+  std::string_view head(reinterpret_cast<const char*>(request.data.data()), request.data.size());
+  std::string_view line = head.substr(0, head.find("\r\n"));
+  bool close = header_says_close(head);
+  std::string reply;
+  size_t sp1 = line.find(' ');
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) {
+    reply = response(400, "Bad Request", "text/plain", "bad request\n", true);
+    close = true;
+  } else {
+    std::string_view method = line.substr(0, sp1);
+    std::string_view path = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    path = path.substr(0, path.find('?'));
+    if (method != "GET" && method != "HEAD") {
+      reply = response(405, "Method Not Allowed", "text/plain", "GET only\n", close);
+    } else if (path == "/metrics") {
+      reply = response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", metrics_(), close);
+    } else if (path == "/healthz") {
+      reply = response(200, "OK", "text/plain", "ok\n", close);
+    } else {
+      reply = response(404, "Not Found", "text/plain", "try /metrics or /healthz\n", close);
+    }
+  }
+  c.send(reply);  // copied into the output: the string dies with this call
+  if (close) c.close();
+  return {};
+}
+
+}  // namespace gev::host

@@ -1,0 +1,98 @@
+// /metrics rendering: one family at a time, HELP and TYPE first, a sample per listener.
+#include "metrics.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <functional>
+
+#include "host_api.h"
+
+namespace gev::host {
+
+namespace {
+
+void family(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, const std::string& name, const std::string& labels, uint64_t v) {
+  out += name;
+  if (!labels.empty()) out += "{" + labels + "}";
+  out += ' ';
+  out += std::to_string(v);
+  out += '\n';
+}
+
+std::string label(const char* key, const std::string& value) {
+  std::string escaped;
+  for (char c : value) {
+    if (c == '\\' || c == '"') escaped += '\\';
+    if (c == '\n') {
+      escaped += "\\n";
+      continue;
+    }
+    escaped += c;
+  }
+  return std::string(key) + "=\"" + escaped + "\"";
+}
+
+}  // namespace
+
+std::string render_metrics(const MetricsSource& src) {
+  std::string out;
+  std::vector<Stats> stats;
+  for (size_t i = 0; i < src.listener_names.size(); ++i) stats.push_back(src.server->stats(i));
+  auto per_listener = [&](const char* name, const char* type, const char* help,
+                          const std::function<uint64_t(const Stats&)>& get) {
+    family(out, name, type, help);
+    for (size_t i = 0; i < stats.size(); ++i)
+      sample(out, name, label("listener", src.listener_names[i]), get(stats[i]));
+  };
+  per_listener("gev_connections_open", "gauge", "Connections open now.",
+               [](const Stats& s) { return s.open; });
+  per_listener("gev_connections_accepted_total", "counter", "Connections accepted.",
+               [](const Stats& s) { return s.accepted; });
+  per_listener("gev_connections_refused_total", "counter",
+               "Connections refused over max-connections.",
+               [](const Stats& s) { return s.refused; });
+  per_listener("gev_accept_errors_total", "counter", "accept() failures (EMFILE and others).",
+               [](const Stats& s) { return s.accept_errors; });
+  family(out, "gev_connections_closed_total", "counter", "Connections closed, by reason.");
+  for (size_t i = 0; i < stats.size(); ++i)
+    for (size_t r = 0; r < static_cast<size_t>(CloseReason::kCount); ++r)
+      sample(out, "gev_connections_closed_total",
+             label("listener", src.listener_names[i]) + "," +
+                 label("reason", to_string(static_cast<CloseReason>(r))),
+             stats[i].closed[r]);
+  per_listener(
+      "gev_decode_errors_total", "counter", "Connections closed for malformed input.",
+      [](const Stats& s) { return s.closed[static_cast<size_t>(CloseReason::kDecodeError)]; });
+  per_listener("gev_bytes_received_total", "counter", "Bytes read from sockets.",
+               [](const Stats& s) { return s.bytes_in; });
+  per_listener("gev_bytes_sent_total", "counter", "Bytes written to sockets.",
+               [](const Stats& s) { return s.bytes_out; });
+  per_listener("gev_messages_received_total", "counter", "Frames decoded.",
+               [](const Stats& s) { return s.messages_in; });
+  per_listener("gev_messages_sent_total", "counter", "Messages encoded for sending.",
+               [](const Stats& s) { return s.messages_out; });
+  family(out, "gev_modules_loaded", "gauge", "Modules loaded and created.");
+  sample(out, "gev_modules_loaded", "", src.modules.size());
+  for (const auto& [name, module] : src.modules) {
+    for (const Metric& m : module->host().metrics) {
+      std::string metric = "gev_module_" + name + "_" + m.name;
+      family(out, metric.c_str(), m.gauge ? "gauge" : "counter", m.help.c_str());
+      out += metric + " " + std::to_string(m.value.load(std::memory_order_relaxed)) + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace gev::host

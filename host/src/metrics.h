@@ -1,0 +1,23 @@
+// Renders the host's /metrics page (Prometheus text format 0.0.4).
+#pragma once
+
+#include <gev/server.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loaded_module.h"
+
+namespace gev::host {
+
+struct MetricsSource {
+  const Server* server = nullptr;
+  std::vector<std::string> listener_names;  // index = Server listener index
+  std::map<std::string, std::shared_ptr<LoadedModule>> modules;
+};
+
+std::string render_metrics(const MetricsSource& src);
+
+}  // namespace gev::host
