@@ -13,6 +13,7 @@ usage: bench/echo_compare.sh [options]
                        floor=DIR/bench/gev-epoll-echo --port {port}
                        gev=DIR/examples/embed_echo/embed_echo --port {port} --loops 1
                        libuv=DIR/bench/gev-uv-echo --port {port} (if built)
+                       host=DIR/host/gev-host ... --protocol raw --handler echo (modules over the C ABI)
   --baseline NAME    server the ratios are relative to (default floor)
   --scenario NAME    run only this scenario (repeatable)
   --rounds R         rounds, servers interleaved in each (default 5)
@@ -60,6 +61,7 @@ if ((${#SERVERS[@]} == 0)); then
     "floor=$BUILD/bench/gev-epoll-echo --port {port}"
     "gev=$BUILD/examples/embed_echo/embed_echo --port {port} --loops 1"
     "libuv=$BUILD/bench/gev-uv-echo --port {port}"
+    "host=$BUILD/host/gev-host --listen 127.0.0.1:{port} --loops 1 --admin off --log-level warn --protocol raw --handler echo"
   )
 fi
 
