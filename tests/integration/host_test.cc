@@ -90,3 +90,12 @@ TEST_CASE("a handler that throws or fails costs only its own connection") {
   CHECK(good.recv_exact(7, 3000) == "one,two");  // host->send from the handler, in order
   CHECK(contains(host.log(), "exception in on_message: boom requested"));
 }
+
+TEST_CASE("a module built against the frozen v1 SDK headers loads and serves") {
+  ModuleDir dir{"raw", "v1_module"};
+  HostProcess host(GEV_HOST_PATH, args(dir, "raw", "v1_echo"));
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  TestClient c(host.port());
+  REQUIRE(c.send_all("hello"));
+  CHECK(c.recv_exact(8, 3000) == "v1:hello");
+}

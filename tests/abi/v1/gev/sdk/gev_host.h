@@ -1,0 +1,102 @@
+/* gev_host.h: the function table the host hands to every module at load.
+ *
+ * Modules call the host only through this table (no host symbol is resolved by the
+ * dynamic linker). Thread rules, per function:
+ *   [loop]  only on the loop thread that owns the connection/loop argument, i.e. from
+ *           inside a callback the host made on that loop;
+ *   [any]   from any thread.
+ * A gev_conn* is valid from on_connect (or protocol conn_open) until on_close returns;
+ * keep it no longer. To reach a connection from another thread, post() to its loop and
+ * look it up there. */
+#ifndef GEV_SDK_HOST_H
+#define GEV_SDK_HOST_H
+
+#include "gev_abi.h"
+
+GEV_EXTERN_C_BEGIN
+
+/* A message going out or coming in. `type` and `meta` are protocol-defined (for example
+ * a WebSocket opcode, a protobuf type name); plain byte protocols ignore them. */
+typedef struct gev_frame {
+  uint32_t size; /* sizeof(gev_frame) */
+  uint32_t type;
+  gev_bytes data;
+  gev_bytes meta;
+} gev_frame;
+
+typedef void (*gev_task_fn)(void* arg);
+
+typedef struct gev_host_api {
+  uint32_t size; /* sizeof(gev_host_api) as the host was built: check before using a member */
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  uint32_t reserved;
+  gev_host* host; /* this module's handle: pass it back where a call asks for it */
+
+  /* ---- logging [any] ---- */
+  /* One line, prefixed with the module's name. Cheap to call below the host's level. */
+  void (*log)(gev_host* host, int32_t level, const char* module, gev_bytes message);
+
+  /* ---- connection facts [loop] ---- */
+  uint64_t (*conn_id)(const gev_conn* c);
+  gev_loop* (*conn_loop)(const gev_conn* c);
+  /* Writes "ip:port" (NUL-terminated, truncated to cap) and returns the full length. */
+  uint32_t (*conn_peer_address)(const gev_conn* c, char* buf, uint32_t cap);
+  uint32_t (*conn_local_address)(const gev_conn* c, char* buf, uint32_t cap);
+  /* One pointer of handler state per connection (the protocol has its own, returned by
+   * conn_open). The host never touches it. */
+  void* (*conn_get_context)(const gev_conn* c);
+  void (*conn_set_context)(gev_conn* c, void* context);
+
+  /* ---- input [loop] ---- */
+  /* Undecoded bytes the host holds for the connection. */
+  uint64_t (*conn_input_size)(const gev_conn* c);
+
+  /* ---- output [loop] ---- */
+  /* Encodes `msg` with the connection's protocol and sends it. Replies sent while the
+   * host handles a read leave together in one write. GEV_ERR_CLOSED after close. */
+  gev_status (*send)(gev_conn* c, const gev_frame* msg);
+  /* Bytes encoded but not yet taken by the socket. */
+  uint64_t (*conn_output_size)(const gev_conn* c);
+  /* For encode: append bytes (copied unless they lie in the input being decoded), or
+   * reserve n bytes to fill in place (valid until the next writer call). */
+  gev_status (*writer_append)(gev_writer* w, gev_bytes bytes);
+  uint8_t* (*writer_reserve)(gev_writer* w, uint64_t n);
+
+  /* ---- flow and closing [loop] ---- */
+  void (*conn_pause_reading)(gev_conn* c);
+  void (*conn_resume_reading)(gev_conn* c);
+  /* abort 0: flush pending output, then close; 1: close now. on_close follows. */
+  void (*conn_close)(gev_conn* c, int32_t abort);
+  /* Flush, then shut the write side; reading goes on until the peer closes. */
+  void (*conn_shutdown_write)(gev_conn* c);
+
+  /* ---- timers [loop] ---- */
+  /* With owner non-NULL the timer belongs to that connection and is cancelled when it
+   * closes; otherwise it belongs to the loop. fn runs on `loop`. interval_ns 0: once. */
+  gev_timer_id (*timer_start)(gev_loop* loop, gev_conn* owner, uint64_t delay_ns,
+                              uint64_t interval_ns, gev_task_fn fn, void* arg);
+  /* Cancelling a fired or unknown id is a no-op. */
+  void (*timer_cancel)(gev_loop* loop, gev_timer_id id);
+
+  /* ---- loops ---- */
+  uint32_t (*loop_count)(gev_host* host);            /* [any] */
+  gev_loop* (*loop_at)(gev_host* host, uint32_t i);  /* [any] */
+  uint32_t (*loop_index)(const gev_loop* loop);      /* [any] */
+  /* [any] Runs fn(arg) on `loop` soon: the thread-safe door into a loop. */
+  gev_status (*post)(gev_loop* loop, gev_task_fn fn, void* arg);
+  /* [loop] Calls fn for every open connection served by this module on `loop`. */
+  void (*for_each_conn)(gev_host* host, gev_loop* loop, void (*fn)(gev_conn* c, void* arg),
+                        void* arg);
+
+  /* ---- metrics ---- */
+  /* [create only] Defines a counter (monotonic) or gauge exported as gev_module_<name>. */
+  gev_metric* (*metric_define)(gev_host* host, const char* name, const char* help,
+                               int32_t is_gauge);
+  /* [any] Adds delta (a gauge may go down). */
+  void (*metric_add)(gev_metric* m, int64_t delta);
+} gev_host_api;
+
+GEV_EXTERN_C_END
+
+#endif /* GEV_SDK_HOST_H */

@@ -1,0 +1,42 @@
+/* gev_protocol.h: a protocol turns input bytes into frames (decode) and frames into
+ * output bytes (encode): gev's UnPacket and Packet. All calls run on the connection's
+ * loop thread. */
+#ifndef GEV_SDK_PROTOCOL_H
+#define GEV_SDK_PROTOCOL_H
+
+#include "gev_host.h"
+
+GEV_EXTERN_C_BEGIN
+
+#define GEV_DECODE_NEED_MORE 0 /* not enough input for a frame (consumed may still be > 0) */
+#define GEV_DECODE_FRAME 1     /* one frame; consumed > 0 */
+#define GEV_DECODE_ERROR 2     /* malformed input: the host closes this connection */
+
+typedef struct gev_decode_result {
+  uint32_t size; /* sizeof(gev_decode_result), set by the host */
+  int32_t status;
+  uint64_t consumed;
+  gev_frame frame; /* with FRAME: views into the input or into protocol state, valid
+                      until the handler's on_message returns */
+  const char* error; /* with ERROR: a static string saying why (logged by the host) */
+} gev_decode_result;
+
+typedef struct gev_protocol_vtable {
+  uint32_t size; /* sizeof(gev_protocol_vtable) */
+  uint32_t reserved;
+  /* Optional. Per-connection state: the returned pointer comes back as conn_state. */
+  void* (*conn_open)(void* module_state, gev_conn* c);
+  /* Optional. Frees what conn_open made. */
+  void (*conn_close)(void* module_state, gev_conn* c, void* conn_state);
+  /* Decodes at most one frame from the front of `in` (contiguous; valid during the
+   * call and, for frame views into it, until on_message returns). */
+  void (*decode)(void* module_state, gev_conn* c, void* conn_state, gev_bytes in,
+                 gev_decode_result* out);
+  /* Appends the wire form of `msg` to `w` with writer_append/writer_reserve. */
+  gev_status (*encode)(void* module_state, gev_conn* c, void* conn_state, const gev_frame* msg,
+                       gev_writer* w);
+} gev_protocol_vtable;
+
+GEV_EXTERN_C_END
+
+#endif /* GEV_SDK_PROTOCOL_H */
