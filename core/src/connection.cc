@@ -142,14 +142,18 @@ void Connection::process(std::span<const uint8_t> in, bool from_ring) {
   uint64_t msgs_in = 0, msgs_out = 0;
   while (off < in.size() && state_ == State::kConnected) {
     DecodeResult r = protocol.decode(*this, in.subspan(off));
-    if (r.status == DecodeStatus::kError || (r.status == DecodeStatus::kFrame && r.consumed == 0)) {
-      const char* why = r.error ? r.error : "protocol produced a frame without consuming input";
+    bool overrun = r.consumed > in.size() - off;
+    if (r.status == DecodeStatus::kError || overrun ||
+        (r.status == DecodeStatus::kFrame && r.consumed == 0)) {
+      const char* why = r.error   ? r.error
+                        : overrun ? "protocol consumed more input than it was given"
+                                  : "protocol produced a frame without consuming input";
       GEV_INFO("conn %llu from %s: decode error: %s; closing", static_cast<unsigned long long>(id_),
                peer_.to_string().c_str(), why);
       close_after_flush(CloseReason::kDecodeError);
       break;
     }
-    size_t consumed = r.consumed < in.size() - off ? r.consumed : in.size() - off;
+    size_t consumed = r.consumed;
     if (r.status == DecodeStatus::kFrame) {
       ++msgs_in;
       std::span<const uint8_t> reply = handler.on_message(*this, r.frame);
@@ -192,6 +196,7 @@ void Connection::handle_write() {
   }
   out_.consume(static_cast<size_t>(n));
   counters().bytes_out.add(static_cast<uint64_t>(n));
+  counters().output_buffered.add(0 - static_cast<uint64_t>(n));
   last_active_ms_ = loop_.now_ms();
   if (backpressure_paused_ && out_.size() <= service_.options.write_low_water) {
     backpressure_paused_ = false;
@@ -280,6 +285,7 @@ bool Connection::buffer_output(const uint8_t* p, size_t n) {
     close_now(CloseReason::kSlowConsumer);
     return false;
   }
+  counters().output_buffered.add(n);
   if (!backpressure_paused_ && out_.size() > o.write_high_water) {
     backpressure_paused_ = true;
     update_interest();
@@ -413,6 +419,7 @@ void Connection::finish_close() {
   service_.live.fetch_sub(1, std::memory_order_relaxed);
   in_.clear();
   in_.shrink();
+  counters().output_buffered.add(0 - static_cast<uint64_t>(out_.size()));
   out_.clear();
   out_.shrink();
   service_.handler.on_close(*this);

@@ -297,6 +297,7 @@ Stats Server::stats(size_t listener) const {
     s.bytes_out += c.bytes_out.get();
     s.messages_in += c.messages_in.get();
     s.messages_out += c.messages_out.get();
+    s.output_buffered += c.output_buffered.get();
   }
   s.open = opened > closed ? opened - closed : 0;  // counters are read one by one
   return s;

@@ -21,6 +21,7 @@ namespace {
 
 using gev::host::LoadedModule;
 using ModuleMap = std::map<std::string, std::shared_ptr<LoadedModule>>;
+constexpr std::chrono::nanoseconds kLagProbe = std::chrono::milliseconds(100);
 
 // Builds the module's gev_config from its options and calls create().
 bool create_module(LoadedModule& m, const gev::host::HostOptions& o) {
@@ -121,6 +122,18 @@ int main(int argc, char** argv) {
     }
     metrics.server = &server;
     metrics.modules = modules;
+    // Loop lag: a 100 ms probe per loop; how late it fires is how busy the loop is.
+    auto lag = std::make_unique<std::atomic<int64_t>[]>(server.loops().size());
+    metrics.loop_lag_ns = lag.get();
+    for (gev::EventLoop* loop : server.loops()) {
+      auto last = std::make_shared<int64_t>(0);
+      std::atomic<int64_t>* slot = &lag[loop->index()];
+      loop->run_every(kLagProbe, [loop, last, slot] {
+        int64_t now = loop->now_ns();
+        if (*last != 0) slot->store(std::max<int64_t>(0, now - *last - kLagProbe.count()));
+        *last = now;
+      });
+    }
     init_loops(used, server);
     try {
       server.run();

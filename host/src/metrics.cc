@@ -83,6 +83,18 @@ std::string render_metrics(const MetricsSource& src) {
                [](const Stats& s) { return s.messages_in; });
   per_listener("gev_messages_sent_total", "counter", "Messages encoded for sending.",
                [](const Stats& s) { return s.messages_out; });
+  per_listener("gev_output_buffered_bytes", "gauge",
+               "Bytes encoded but not yet taken by the sockets.",
+               [](const Stats& s) { return s.output_buffered; });
+  if (src.loop_lag_ns) {
+    family(out, "gev_loop_lag_seconds", "gauge",
+           "How late the loop ran its last 100 ms probe timer (busy loops run late).");
+    for (size_t i = 0; i < src.server->loops().size(); ++i) {
+      char v[32];
+      std::snprintf(v, sizeof v, "%.6f", static_cast<double>(src.loop_lag_ns[i].load()) / 1e9);
+      out += "gev_loop_lag_seconds{" + label("loop", std::to_string(i)) + "} " + v + "\n";
+    }
+  }
   family(out, "gev_modules_loaded", "gauge", "Modules loaded and created.");
   sample(out, "gev_modules_loaded", "", src.modules.size());
   for (const auto& [name, module] : src.modules) {

@@ -3,6 +3,7 @@
 
 #include <gev/server.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@ struct MetricsSource {
   const Server* server = nullptr;
   std::vector<std::string> listener_names;  // index = Server listener index
   std::map<std::string, std::shared_ptr<LoadedModule>> modules;
+  const std::atomic<int64_t>* loop_lag_ns = nullptr;  // one per loop: last timer lateness
 };
 
 std::string render_metrics(const MetricsSource& src);

@@ -1,6 +1,7 @@
 // gev-host's config file (several listeners) and admin endpoint (/metrics, /healthz).
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -67,7 +68,29 @@ TEST_CASE("a config file declares several listeners; the admin endpoint reports 
   CHECK(contains(metrics, "gev_bytes_received_total{listener=\"plain\"} 5\n"));
   CHECK(contains(metrics, "gev_modules_loaded 3\n"));
   CHECK(contains(metrics, "# TYPE gev_messages_sent_total counter\n"));
+  CHECK(contains(metrics, "gev_loop_lag_seconds{loop=\"1\"} "));
+  CHECK(contains(metrics, "gev_output_buffered_bytes{listener=\"plain\"} 0\n"));
   CHECK(contains(http_get(admin, "/nope"), "404 Not Found"));
+
+  // The body parses with the Prometheus project's own parser (Debian's
+  // python3-prometheus-client, which belongs to /usr/bin/python3).
+  fs::path body = dir.path / "metrics.txt";
+  { std::ofstream(body) << metrics.substr(metrics.find("\r\n\r\n") + 4); }
+  fs::path script = dir.path / "parse.py";
+  {
+    std::ofstream(script)
+        << "import sys\n"
+           "from prometheus_client.parser import text_string_to_metric_families\n"
+           "fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}\n"
+           "assert fams['gev_connections_open'].type == 'gauge', fams.keys()\n"
+           "assert fams['gev_connections_accepted'].type == 'counter'\n"
+           "samples = [s for s in fams['gev_connections_open'].samples if s.labels['listener'] == "
+           "'plain']\n"
+           "assert samples[0].value == 1, samples\n"
+           "print('parsed', len(fams), 'families')\n";
+  }
+  std::string cmd = "/usr/bin/python3 " + script.string() + " " + body.string();
+  CHECK(std::system(cmd.c_str()) == 0);
 }
 
 TEST_CASE("a bad config line is reported with the file and the option before anything listens") {

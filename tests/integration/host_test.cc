@@ -99,3 +99,16 @@ TEST_CASE("a module built against the frozen v1 SDK headers loads and serves") {
   REQUIRE(c.send_all("hello"));
   CHECK(c.recv_exact(8, 3000) == "v1:hello");
 }
+
+TEST_CASE("a protocol that consumes more than it was given costs only that connection") {
+  ModuleDir dir{"overconsume", "echo"};
+  HostProcess host(GEV_HOST_PATH, args(dir, "overconsume", "echo"));
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  TestClient good(host.port());
+  TestClient bad(host.port());
+  REQUIRE(good.echo("fine") == "fine");
+  REQUIRE(bad.send_all("bad"));
+  CHECK(bad.wait_closed(3000));
+  CHECK(good.echo("still fine") == "still fine");
+  CHECK(contains(host.log(), "protocol consumed more input than it was given"));
+}

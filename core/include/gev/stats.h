@@ -31,6 +31,7 @@ struct Stats {
   uint64_t bytes_out = 0;
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
+  uint64_t output_buffered = 0;  // bytes encoded but not yet taken by sockets, now
 };
 
 namespace detail {
@@ -51,6 +52,7 @@ struct alignas(64) LoopCounters {
   Counter accepted, refused, accept_errors, opened;
   std::array<Counter, static_cast<size_t>(CloseReason::kCount)> closed;
   Counter bytes_in, bytes_out, messages_in, messages_out;
+  Counter output_buffered;  // a gauge: rises and falls (modulo 2^64, summed the same way)
 };
 
 }  // namespace detail
