@@ -23,34 +23,11 @@ namespace {
 
 constexpr const char* kName = "length_field";
 
-// Throws std::invalid_argument for an option this module does not know (a typo would
-// otherwise be silently ignored).
-void check_keys(const gev::sdk::Config& cfg, std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : cfg.all()) {
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || key == k;
-    if (!ok)
-      throw std::invalid_argument(std::string("unknown option ") + kName + "." + key +
-                                  " (known: bytes, endian, max_frame)");
-  }
-}
-
-uint64_t number(const gev::sdk::Config& cfg, const std::string& key, uint64_t fallback) {
-  if (!cfg.has(key)) return fallback;
-  std::string s = cfg.get(key);
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
-    throw std::invalid_argument(std::string(kName) + "." + key +
-                                " wants a non-negative integer, got '" + s + "'");
-  return v;
-}
-
 class LengthField : public gev::sdk::Protocol {
  public:
   explicit LengthField(const gev::sdk::Config& cfg) {
-    check_keys(cfg, {"bytes", "endian", "max_frame"});
-    uint64_t bytes = number(cfg, "bytes", 4);
+    cfg.allow_only({"bytes", "endian", "max_frame"});
+    uint64_t bytes = cfg.get_uint("bytes", 4);
     if (bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8)
       throw std::invalid_argument(std::string(kName) + ".bytes must be 1, 2, 4 or 8, got '" +
                                   cfg.get("bytes") + "'");
@@ -60,7 +37,7 @@ class LengthField : public gev::sdk::Protocol {
       throw std::invalid_argument(std::string(kName) + ".endian must be big or little, got '" +
                                   endian + "'");
     big_ = endian == "big";
-    max_frame_ = number(cfg, "max_frame", uint64_t{16} << 20);
+    max_frame_ = cfg.get_uint("max_frame", uint64_t{16} << 20);
     // The largest length the header can carry.
     max_encodable_ = bytes_ == 8 ? UINT64_MAX : (uint64_t{1} << (8 * bytes_)) - 1;
   }

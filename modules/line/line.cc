@@ -22,60 +22,6 @@ namespace {
 
 constexpr const char* kName = "line";
 
-void check_keys(const gev::sdk::Config& cfg, std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : cfg.all()) {
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || key == k;
-    if (!ok)
-      throw std::invalid_argument(std::string("unknown option ") + kName + "." + key +
-                                  " (known: delimiter, max_length)");
-  }
-}
-
-uint64_t number(const gev::sdk::Config& cfg, const std::string& key, uint64_t fallback) {
-  if (!cfg.has(key)) return fallback;
-  std::string s = cfg.get(key);
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
-    throw std::invalid_argument(std::string(kName) + "." + key +
-                                " wants a non-negative integer, got '" + s + "'");
-  return v;
-}
-
-// "\r\n" as typed on a command line -> CR LF.
-std::string unescape(const std::string& key, const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\') {
-      out += s[i];
-      continue;
-    }
-    char e = i + 1 < s.size() ? s[++i] : '\0';
-    switch (e) {
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case '0':
-        out += '\0';
-        break;
-      case '\\':
-        out += '\\';
-        break;
-      default:
-        throw std::invalid_argument(std::string(kName) + "." + key + ": unknown escape in '" + s +
-                                    "' (known: \\n \\r \\t \\0 \\\\)");
-    }
-  }
-  return out;
-}
-
 // Per connection: how far the input has been searched for a delimiter, so a long line
 // arriving in many pieces is scanned once, not once per piece.
 struct LineConn {
@@ -85,10 +31,10 @@ struct LineConn {
 class Line : public gev::sdk::Protocol {
  public:
   explicit Line(const gev::sdk::Config& cfg) {
-    check_keys(cfg, {"delimiter", "max_length"});
-    delimiter_ = unescape("delimiter", cfg.get("delimiter", "\\n"));
+    cfg.allow_only({"delimiter", "max_length"});
+    delimiter_ = cfg.get_escaped("delimiter", "\n");
     if (delimiter_.empty()) throw std::invalid_argument("line.delimiter must not be empty");
-    max_length_ = number(cfg, "max_length", uint64_t{64} << 10);
+    max_length_ = cfg.get_uint("max_length", uint64_t{64} << 10);
     if (max_length_ == 0) throw std::invalid_argument("line.max_length must be at least 1");
     // The longest input that can still hold a line and its delimiter (saturating).
     limit_ =

@@ -24,65 +24,12 @@ namespace {
 
 constexpr const char* kName = "max_conn";
 
-void check_keys(const gev::sdk::Config& cfg, std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : cfg.all()) {
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || key == k;
-    if (!ok)
-      throw std::invalid_argument(std::string("unknown option ") + kName + "." + key +
-                                  " (known: limit, message)");
-  }
-}
-
-uint64_t number(const gev::sdk::Config& cfg, const std::string& key, uint64_t fallback) {
-  if (!cfg.has(key)) return fallback;
-  std::string s = cfg.get(key);
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
-    throw std::invalid_argument(std::string(kName) + "." + key +
-                                " wants a non-negative integer, got '" + s + "'");
-  return v;
-}
-
-std::string unescape(const std::string& key, const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\') {
-      out += s[i];
-      continue;
-    }
-    char e = i + 1 < s.size() ? s[++i] : '\0';
-    switch (e) {
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case '0':
-        out += '\0';
-        break;
-      case '\\':
-        out += '\\';
-        break;
-      default:
-        throw std::invalid_argument(std::string(kName) + "." + key + ": unknown escape in '" + s +
-                                    "' (known: \\n \\r \\t \\0 \\\\)");
-    }
-  }
-  return out;
-}
-
 class MaxConn : public gev::sdk::Handler {
  public:
   explicit MaxConn(const gev::sdk::Config& cfg) {
-    check_keys(cfg, {"limit", "message"});
-    limit_ = number(cfg, "limit", 1000);
-    message_ = cfg.has("message") ? unescape("message", cfg.get("message")) : "server is full\n";
+    cfg.allow_only({"limit", "message"});
+    limit_ = cfg.get_uint("limit", 1000);
+    message_ = cfg.get_escaped("message", "server is full\n");
   }
 
   gev_status on_connect(gev::sdk::Conn c) override {

@@ -23,59 +23,6 @@ namespace {
 
 constexpr const char* kName = "push";
 
-void check_keys(const gev::sdk::Config& cfg, std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : cfg.all()) {
-    bool ok = false;
-    for (std::string_view k : known) ok = ok || key == k;
-    if (!ok)
-      throw std::invalid_argument(std::string("unknown option ") + kName + "." + key +
-                                  " (known: interval_ms, message)");
-  }
-}
-
-uint64_t number(const gev::sdk::Config& cfg, const std::string& key, uint64_t fallback) {
-  if (!cfg.has(key)) return fallback;
-  std::string s = cfg.get(key);
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
-    throw std::invalid_argument(std::string(kName) + "." + key +
-                                " wants a non-negative integer, got '" + s + "'");
-  return v;
-}
-
-std::string unescape(const std::string& key, const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\') {
-      out += s[i];
-      continue;
-    }
-    char e = i + 1 < s.size() ? s[++i] : '\0';
-    switch (e) {
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case '0':
-        out += '\0';
-        break;
-      case '\\':
-        out += '\\';
-        break;
-      default:
-        throw std::invalid_argument(std::string(kName) + "." + key + ": unknown escape in '" + s +
-                                    "' (known: \\n \\r \\t \\0 \\\\)");
-    }
-  }
-  return out;
-}
-
 const gev_host_api* api() {
   return gev::sdk::host_api();
 }
@@ -83,14 +30,14 @@ const gev_host_api* api() {
 class Push : public gev::sdk::Handler {
  public:
   explicit Push(const gev::sdk::Config& cfg) {
-    check_keys(cfg, {"interval_ms", "message"});
-    uint64_t ms = number(cfg, "interval_ms", 1000);
+    cfg.allow_only({"interval_ms", "message"});
+    uint64_t ms = cfg.get_uint("interval_ms", 1000);
     if (ms == 0 || ms > UINT64_MAX / 1000000)
       throw std::invalid_argument("push.interval_ms must be a positive number of ms, got '" +
                                   cfg.get("interval_ms") + "'");
     interval_ns_ = ms * 1000000;
     custom_ = cfg.has("message");
-    if (custom_) message_ = unescape("message", cfg.get("message"));
+    if (custom_) message_ = cfg.get_escaped("message", "");
   }
 
   ~Push() override {

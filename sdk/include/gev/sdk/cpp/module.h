@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <initializer_list>
 #include <map>
 #include <span>
 #include <stdexcept>
@@ -102,11 +103,13 @@ class Writer {
   gev_writer* w_;
 };
 
-// The module's --module-opt NAME.KEY=VALUE settings, copied at create.
+// The module's --module-opt NAME.KEY=VALUE settings, copied at create. The getters
+// throw std::invalid_argument naming NAME.KEY on a malformed value; thrown from the
+// module's constructor, that refuses the module with the message in the host's log.
 class Config {
  public:
   Config() = default;
-  explicit Config(const gev_config* c) {
+  explicit Config(const gev_config* c, const char* module = "") : module_(module) {
     for (uint32_t i = 0; c && i < c->count; ++i) values_[c->entries[i].key] = c->entries[i].value;
   }
   bool has(const std::string& key) const { return values_.count(key) != 0; }
@@ -114,26 +117,77 @@ class Config {
     auto it = values_.find(key);
     return it == values_.end() ? fallback : it->second;
   }
-  // Throws std::invalid_argument (which refuses the module, naming the key) if malformed.
+  // A non-negative integer (digits only: "-1" is refused, not read as 2^64-1).
   uint64_t get_uint(const std::string& key, uint64_t fallback) const {
     auto it = values_.find(key);
     if (it == values_.end()) return fallback;
-    size_t used = 0;
+    const std::string& s = it->second;
     uint64_t v = 0;
-    try {
-      // stoull would take "-1" as 2^64-1: digits only.
-      if (!it->second.empty() && it->second[0] >= '0' && it->second[0] <= '9')
-        v = std::stoull(it->second, &used);
-    } catch (...) {
-      used = 0;
+    bool ok = !s.empty() && s.size() <= 20;
+    for (char ch : s) {
+      if (ch < '0' || ch > '9' || v > (UINT64_MAX - static_cast<uint64_t>(ch - '0')) / 10) {
+        ok = false;
+        break;
+      }
+      v = v * 10 + static_cast<uint64_t>(ch - '0');
     }
-    if (used == 0 || used != it->second.size())
-      throw std::invalid_argument("option '" + key + "' wants a number, got '" + it->second + "'");
+    if (!ok)
+      throw std::invalid_argument(name(key) + " wants a non-negative integer, got '" + s + "'");
     return v;
   }
+  // A string with the escapes \n \r \t \0 \\ as typed on a command line; the
+  // fallback is returned as is.
+  std::string get_escaped(const std::string& key, std::string fallback) const {
+    auto it = values_.find(key);
+    if (it == values_.end()) return fallback;
+    const std::string& s = it->second;
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] != '\\') {
+        out += s[i];
+        continue;
+      }
+      char e = i + 1 < s.size() ? s[++i] : '?';
+      switch (e) {
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case '0':
+          out += '\0';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        default:
+          throw std::invalid_argument(name(key) + ": unknown escape in '" + s +
+                                      "' (known: \\n \\r \\t \\0 \\\\)");
+      }
+    }
+    return out;
+  }
+  // Refuses keys the module does not know (a typo would otherwise be silently ignored).
+  void allow_only(std::initializer_list<std::string_view> known) const {
+    for (const auto& [key, value] : values_) {
+      bool ok = false;
+      for (std::string_view k : known) ok = ok || key == k;
+      if (ok) continue;
+      std::string list;
+      for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      throw std::invalid_argument("unknown option " + name(key) + " (known: " + list + ")");
+    }
+  }
+  // "NAME.KEY", for messages.
+  std::string name(const std::string& key) const { return std::string(module_) + "." + key; }
   const std::map<std::string, std::string>& all() const { return values_; }
 
  private:
+  const char* module_ = "";
   std::map<std::string, std::string> values_;
 };
 
@@ -182,7 +236,7 @@ inline void report(const char* module, const char* where, const char* what) {
 template <class T, const char* const* Name>
 struct Trampolines {
   static gev_status create(const gev_host_api*, const gev_config* config, void** out) noexcept {
-    GEV_SDK_GUARD(*Name, "create", return GEV_ERR_MODULE, *out = new T(Config(config)));
+    GEV_SDK_GUARD(*Name, "create", return GEV_ERR_MODULE, *out = new T(Config(config, *Name)));
     return GEV_OK;
   }
   static void destroy(void* state) noexcept {
