@@ -228,6 +228,7 @@ void Server::drain(size_t i, int64_t deadline_ns) {
     if (entry->service->options.reuse_port) entry->sockets[i]->stop();
   loop.for_each_connection([](Connection& c) { c.close_after_flush(CloseReason::kServerStop); });
   if (loop.connection_count() == 0) {
+    if (loop_exit_hook_) loop_exit_hook_(loop);
     worker_done();
     loop.quit();
     return;
@@ -236,6 +237,7 @@ void Server::drain(size_t i, int64_t deadline_ns) {
     GEV_WARN("stop: %zu connections on loop %zu still had output at the deadline",
              loop.connection_count(), i);
     loop.for_each_connection([](Connection& c) { c.close_now(CloseReason::kServerStop); });
+    if (loop_exit_hook_) loop_exit_hook_(loop);
     worker_done();
     loop.quit();
     return;

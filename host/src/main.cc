@@ -135,17 +135,18 @@ int main(int argc, char** argv) {
       });
     }
     init_loops(used, server);
+    // Per-loop module state goes on each loop's own thread, after its connections closed.
+    server.set_loop_exit_hook([&used](gev::EventLoop& loop) {
+      for (const auto& m : used)
+        if (m->descriptor().loop_fini)
+          m->descriptor().loop_fini(m->state(), reinterpret_cast<gev_loop*>(&loop));
+    });
     try {
       server.run();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "gev-host: %s\n", e.what());
       rc = 1;
     }
-    // The loops have stopped: per-loop state goes on this thread.
-    for (const auto& m : used)
-      if (m->descriptor().loop_fini)
-        for (gev::EventLoop* loop : server.loops())
-          m->descriptor().loop_fini(m->state(), reinterpret_cast<gev_loop*>(loop));
   }
   return rc;
 }

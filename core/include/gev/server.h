@@ -9,6 +9,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -70,6 +71,12 @@ class Server {
   TimerId run_every(std::chrono::nanoseconds interval, EventLoop::Task task);
   void cancel(TimerId id);
 
+  // Runs on each worker loop's own thread after its connections are closed during stop,
+  // just before the loop exits (for per-loop teardown). Set before start().
+  void set_loop_exit_hook(std::function<void(EventLoop&)> hook) {
+    loop_exit_hook_ = std::move(hook);
+  }
+
   std::span<EventLoop* const> loops() const { return loop_ptrs_; }
   EventLoop& main_loop() { return *main_loop_; }
   // Counters of one listener.
@@ -89,6 +96,7 @@ class Server {
   void finish();
 
   Options options_;  // server-wide settings
+  std::function<void(EventLoop&)> loop_exit_hook_;
   std::vector<std::unique_ptr<ListenerEntry>> listeners_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<EventLoop*> loop_ptrs_;
