@@ -12,14 +12,14 @@ namespace {
 constexpr size_t kMaxHead = 8192;
 
 std::string response(int status, const char* reason, std::string_view type, std::string_view body,
-                     bool close) {
+                     bool close, bool head = false) {
   std::string r = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
   r += "Content-Type: ";
   r += type;
   r += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   if (close) r += "Connection: close\r\n";
   r += "\r\n";
-  r += body;
+  if (!head) r += body;  // HEAD: the same headers, no body
   return r;
 }
 
@@ -65,11 +65,13 @@ std::span<const uint8_t> AdminEndpoint::on_message(Connection& c, const Frame& r
     if (method != "GET" && method != "HEAD") {
       reply = response(405, "Method Not Allowed", "text/plain", "GET only\n", close);
     } else if (path == "/metrics") {
-      reply = response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", metrics_(), close);
+      reply = response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", metrics_(), close,
+                       method == "HEAD");
     } else if (path == "/healthz") {
-      reply = response(200, "OK", "text/plain", "ok\n", close);
+      reply = response(200, "OK", "text/plain", "ok\n", close, method == "HEAD");
     } else {
-      reply = response(404, "Not Found", "text/plain", "try /metrics or /healthz\n", close);
+      reply = response(404, "Not Found", "text/plain", "try /metrics or /healthz\n", close,
+                       method == "HEAD");
     }
   }
   c.send(reply);  // copied into the output: the string dies with this call

@@ -58,23 +58,41 @@ uint64_t api_output_size(const gev_conn* c) {
   return conn_of(c)->write_buffer_size();
 }
 
-gev_status api_send(gev_conn* c, const gev_frame* msg) {
+gev_status api_send(gev_conn* c, const gev_frame* msg) noexcept {
   Connection* conn = conn_of(c);
   if (!msg || msg->size < sizeof(gev_frame)) return GEV_ERR_INVALID;
   if (!conn->connected()) return GEV_ERR_CLOSED;
-  conn->send(Frame{{msg->data.ptr, static_cast<size_t>(msg->data.len)},
-                   msg->type,
-                   {msg->meta.ptr, static_cast<size_t>(msg->meta.len)}});
+  try {
+    conn->send(Frame{{msg->data.ptr, static_cast<size_t>(msg->data.len)},
+                     msg->type,
+                     {msg->meta.ptr, static_cast<size_t>(msg->meta.len)}});
+  } catch (...) {
+    return GEV_ERR_NOMEM;
+  }
   return GEV_OK;
 }
 
-gev_status api_writer_append(gev_writer* w, gev_bytes b) {
+// A single piece of output larger than this is refused (GEV_ERR_NOMEM / nullptr):
+// the connection's own output cap is far below it anyway.
+constexpr uint64_t kMaxPiece = uint64_t{1} << 31;
+
+gev_status api_writer_append(gev_writer* w, gev_bytes b) noexcept {
   if (b.len && !b.ptr) return GEV_ERR_INVALID;
-  reinterpret_cast<WriteBatch*>(w)->append(b.ptr, static_cast<size_t>(b.len));
+  if (b.len > kMaxPiece) return GEV_ERR_NOMEM;
+  try {
+    reinterpret_cast<WriteBatch*>(w)->append(b.ptr, static_cast<size_t>(b.len));
+  } catch (...) {  // bad_alloc must not unwind through the module's C frames
+    return GEV_ERR_NOMEM;
+  }
   return GEV_OK;
 }
-uint8_t* api_writer_reserve(gev_writer* w, uint64_t n) {
-  return reinterpret_cast<WriteBatch*>(w)->alloc(static_cast<size_t>(n));
+uint8_t* api_writer_reserve(gev_writer* w, uint64_t n) noexcept {
+  if (n > kMaxPiece) return nullptr;
+  try {
+    return reinterpret_cast<WriteBatch*>(w)->alloc(static_cast<size_t>(n));
+  } catch (...) {
+    return nullptr;
+  }
 }
 
 void api_pause(gev_conn* c) {
@@ -96,7 +114,12 @@ void api_shutdown_write(gev_conn* c) {
 gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, uint64_t interval_ns,
                              gev_task_fn fn, void* arg) {
   if (!l || !fn) return 0;
+  // Nanoseconds past ~146 years would overflow the loop's clock arithmetic.
+  constexpr uint64_t kMaxNs = uint64_t{INT64_MAX} / 4;
+  if (delay_ns > kMaxNs || interval_ns > kMaxNs) return 0;
   EventLoop* loop = loop_of(l);
+  // An owned timer must run on its connection's loop, where close cancels it.
+  if (owner && &conn_of(owner)->loop() != loop) return 0;
   TimerId id;
   auto task = [fn, arg] { fn(arg); };
   if (interval_ns == 0) {
@@ -138,6 +161,8 @@ void api_for_each_conn(gev_host* h, gev_loop* l, void (*fn)(gev_conn*, void*), v
 }
 
 gev_metric* api_metric_define(gev_host* h, const char* name, const char* help, int32_t gauge) {
+  // [create only]: /metrics iterates the list from the admin loop afterwards.
+  if (self(h).frozen.load(std::memory_order_acquire)) return nullptr;
   Metric& m = self(h).metrics.emplace_back();
   m.name = name ? name : "unnamed";
   m.help = help ? help : "";

@@ -32,10 +32,11 @@ struct Metric {
 // The object behind a module's gev_host* handle.
 struct ModuleHost {
   std::string module_name;
-  gev_host_api api{};              // this module's copy of the table (api.host == this)
-  std::vector<EventLoop*> loops;   // the host's worker loops
-  std::deque<Metric> metrics;      // stable addresses
-  const void* pipeline = nullptr;  // set when a listener uses this module as its handler
+  gev_host_api api{};               // this module's copy of the table (api.host == this)
+  std::vector<EventLoop*> loops;    // the host's worker loops
+  std::deque<Metric> metrics;       // stable addresses; defined only during create
+  std::atomic<bool> frozen{false};  // set after create: no more metric_define
+  const void* pipeline = nullptr;   // set when a listener uses this module as its handler
 };
 
 // Fills `api` for `host` (sizes, versions, every function).

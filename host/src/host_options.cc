@@ -152,6 +152,16 @@ int parse_host_options(int argc, char** argv, HostOptions& o) {
                  log_level.c_str());
     return 2;
   }
+  // Program_options reads "-1" into an unsigned as a huge number: bound what matters.
+  if (o.loops > 1024) {
+    std::fprintf(stderr, "gev-host: --loops: %zu is not between 0 and 1024\n", o.loops);
+    return 2;
+  }
+  if (cli.idle_timeout_ms > (uint64_t{1} << 40)) {
+    std::fprintf(stderr, "gev-host: --idle-timeout: %llu ms is out of range\n",
+                 static_cast<unsigned long long>(cli.idle_timeout_ms));
+    return 2;
+  }
   for (const std::string& kv : module_opts) {
     if (!add_module_opt(kv, o)) {
       std::fprintf(stderr, "gev-host: --module-opt: '%s' is not NAME.KEY=VALUE\n", kv.c_str());

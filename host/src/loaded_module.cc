@@ -26,6 +26,7 @@ LoadedModule::~LoadedModule() {
 
 bool LoadedModule::create(const gev_config& config, std::string* error) {
   gev_status st = descriptor_->create(&host_->api, &config, &state_);
+  host_->frozen.store(true, std::memory_order_release);
   if (st != GEV_OK) {
     *error = "create() failed with status " + std::to_string(st);
     return false;

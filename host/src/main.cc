@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "admin.h"
@@ -74,8 +75,7 @@ int main(int argc, char** argv) {
   gev::set_log_level(o.log_level);
   if (o.module_dir.empty()) o.module_dir = gev::host::default_module_dir(argv[0]);
 
-  gev::host::ModuleLoader loader(std::filesystem::temp_directory_path() /
-                                 ("gev-host-" + std::to_string(::getpid())));
+  gev::host::ModuleLoader loader(std::filesystem::temp_directory_path());
   ModuleMap modules;
   for (auto& [name, m] : loader.scan(o.module_dir))
     if (create_module(*m, o)) modules.emplace(name, m);
@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
   int rc = 0;
   gev::host::MetricsSource metrics;
   gev::host::AdminEndpoint admin([&metrics] { return gev::host::render_metrics(metrics); });
+  // Declared before the server: its loops' timers point into it.
+  auto lag = std::make_unique<std::atomic<int64_t>[]>(
+      server_options.loops ? server_options.loops : std::thread::hardware_concurrency() + 1);
   {
     gev::Server server(server_options);
     for (size_t i = 0; i < o.listeners.size(); ++i) {
@@ -123,7 +126,6 @@ int main(int argc, char** argv) {
     metrics.server = &server;
     metrics.modules = modules;
     // Loop lag: a 100 ms probe per loop; how late it fires is how busy the loop is.
-    auto lag = std::make_unique<std::atomic<int64_t>[]>(server.loops().size());
     metrics.loop_lag_ns = lag.get();
     for (gev::EventLoop* loop : server.loops()) {
       auto last = std::make_shared<int64_t>(0);

@@ -1,6 +1,7 @@
 // /metrics rendering: one family at a time, HELP and TYPE first, a sample per listener.
 #include "metrics.h"
 
+#include <cctype>
 #include <cinttypes>
 #include <cstdio>
 #include <functional>
@@ -99,7 +100,10 @@ std::string render_metrics(const MetricsSource& src) {
   sample(out, "gev_modules_loaded", "", src.modules.size());
   for (const auto& [name, module] : src.modules) {
     for (const Metric& m : module->host().metrics) {
+      // Prometheus names allow [a-zA-Z0-9_:]: anything else a module chose becomes '_'.
       std::string metric = "gev_module_" + name + "_" + m.name;
+      for (char& ch : metric)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != ':') ch = '_';
       family(out, metric.c_str(), m.gauge ? "gauge" : "counter", m.help.c_str());
       out += metric + " " + std::to_string(m.value.load(std::memory_order_relaxed)) + "\n";
     }

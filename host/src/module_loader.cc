@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <system_error>
 
 #include "host_api.h"
@@ -15,8 +17,13 @@ namespace gev::host {
 
 namespace fs = std::filesystem;
 
-ModuleLoader::ModuleLoader(fs::path runtime_dir) : runtime_dir_(std::move(runtime_dir)) {
-  fs::create_directories(runtime_dir_);
+ModuleLoader::ModuleLoader(const fs::path& parent) {
+  // A fresh, private directory: a predictable one could be prepared by another local
+  // user to swap a .so between our copy and dlopen.
+  std::string tmpl = (parent / "gev-host-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data()))
+    throw std::system_error(errno, std::generic_category(), "mkdtemp " + tmpl);
+  runtime_dir_ = tmpl;
 }
 
 ModuleLoader::~ModuleLoader() {

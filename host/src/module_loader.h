@@ -15,8 +15,9 @@ namespace gev::host {
 
 class ModuleLoader {
  public:
-  // runtime_dir: where private copies go (created; removed by the destructor).
-  explicit ModuleLoader(std::filesystem::path runtime_dir);
+  // Private copies go to a fresh mkdtemp(3) directory (mode 0700) under `parent`,
+  // removed by the destructor. Throws std::system_error if it cannot be made.
+  explicit ModuleLoader(const std::filesystem::path& parent);
   ~ModuleLoader();
 
   // Opens and negotiates one file. nullptr (and *error) if refused.

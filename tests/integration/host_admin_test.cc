@@ -71,6 +71,13 @@ TEST_CASE("a config file declares several listeners; the admin endpoint reports 
   CHECK(contains(metrics, "gev_loop_lag_seconds{loop=\"1\"} "));
   CHECK(contains(metrics, "gev_output_buffered_bytes{listener=\"plain\"} 0\n"));
   CHECK(contains(http_get(admin, "/nope"), "404 Not Found"));
+  {  // HEAD: the headers of GET, no body
+    TestClient c(admin);
+    c.send_all("HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    std::string head = c.recv_until_eof(3000);
+    CHECK(contains(head, "Content-Length: 3\r\n"));
+    CHECK(head.ends_with("\r\n\r\n"));
+  }
 
   // The body parses with the Prometheus project's own parser (Debian's
   // python3-prometheus-client, which belongs to /usr/bin/python3).

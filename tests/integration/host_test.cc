@@ -68,6 +68,9 @@ TEST_CASE("a bad option is reported by name before anything listens") {
   HostProcess bad(GEV_HOST_PATH, {"--loops", "many"});
   CHECK(bad.wait_exit() == 2);
   CHECK(contains(bad.log(), "loops"));
+  HostProcess huge(GEV_HOST_PATH, {"--loops=100000"});
+  CHECK(huge.wait_exit() == 2);
+  CHECK(contains(huge.log(), "--loops: 100000 is not between 0 and 1024"));
   HostProcess bad_opt(GEV_HOST_PATH, {"--module-opt", "nodot"});
   CHECK(bad_opt.wait_exit() == 2);
   CHECK(contains(bad_opt.log(), "--module-opt: 'nodot' is not NAME.KEY=VALUE"));

@@ -3,7 +3,9 @@
  * Rules that keep the ABI stable (tests/abi checks them with abidiff):
  *  - C only: fixed-width integers, opaque handles, {ptr,len} views, status codes.
  *  - Every struct starts with its own size (uint32_t); tables grow only at the end, and
- *    a reader never touches a member past the size the writer declared.
+ *    a reader never touches a member past the size the writer declared. The same holds
+ *    for writing: a module fills an out-struct the host allocated (gev_decode_result,
+ *    the reply gev_frame) only up to the size the host set in it.
  *  - Memory is freed by the side that allocated it; nothing crosses the boundary to be
  *    freed by the other side.
  *  - A change that breaks an existing member bumps GEV_ABI_MAJOR; an addition at the end

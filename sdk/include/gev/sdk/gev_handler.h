@@ -13,9 +13,12 @@ typedef struct gev_handler_vtable {
   /* Optional. Return GEV_OK to accept; anything else closes the connection (on_close
    * still follows, so per-connection state has one place to be freed). */
   gev_status (*on_connect)(void* module_state, gev_conn* c);
-  /* A decoded message. Reply by filling *reply (a view valid until on_message returns;
-   * type and meta default to the request's) or by calling host->send; leave reply->data
-   * empty for no reply. A status other than GEV_OK closes the connection. */
+  /* A decoded message. Reply by filling *reply (type and meta default to the request's)
+   * or by calling host->send; leave reply->data empty for no reply. The host encodes
+   * *reply after on_message returns, so its view must outlive the call: point into msg,
+   * or into module or connection state (never a local). Write only members that fit in
+   * reply->size (a newer module on an older host). A status other than GEV_OK closes
+   * the connection. */
   gev_status (*on_message)(void* module_state, gev_conn* c, const gev_frame* msg,
                            gev_frame* reply);
   /* Optional. Exactly once for every on_connect, whatever closed the connection. */
