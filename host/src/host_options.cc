@@ -1,12 +1,12 @@
 // gev-host's command line and config file.
 #include "host_options.h"
 
+#include <gev/sdk/gev_abi.h>
+
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-
-#include "version.h"
 
 namespace gev::host {
 
@@ -142,8 +142,7 @@ int parse_host_options(int argc, char** argv, HostOptions& o) {
     return -1;
   }
   if (vm.count("version")) {
-    std::printf("gev-host %s (module ABI %u.%u)\n", kGevVersion, GEV_ABI_MAJOR_FOR_HOST,
-                GEV_ABI_MINOR_FOR_HOST);
+    std::printf("gev-host %s (module ABI %u.%u)\n", GEV_VERSION, GEV_ABI_MAJOR, GEV_ABI_MINOR);
     return -1;
   }
   if (!parse_log_level(log_level.c_str(), &o.log_level)) {

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "admin.h"
@@ -102,11 +101,12 @@ int main(int argc, char** argv) {
   int rc = 0;
   gev::host::MetricsSource metrics;
   gev::host::AdminEndpoint admin([&metrics] { return gev::host::render_metrics(metrics); });
-  // Declared before the server: its loops' timers point into it.
-  auto lag = std::make_unique<std::atomic<int64_t>[]>(
-      server_options.loops ? server_options.loops : std::thread::hardware_concurrency() + 1);
+  // Declared before the server (its loops' timers point into it), sized once the server
+  // has resolved its loop count.
+  std::unique_ptr<std::atomic<int64_t>[]> lag;
   {
     gev::Server server(server_options);
+    lag = std::make_unique<std::atomic<int64_t>[]>(server.loops().size());
     for (size_t i = 0; i < o.listeners.size(); ++i) {
       server.add_listener(*pipelines[i], listener_options(o.listeners[i], o.loops),
                           pipelines[i].get());
