@@ -173,7 +173,40 @@ void api_metric_add(gev_metric* m, int64_t delta) {
   if (m) reinterpret_cast<Metric*>(m)->value.fetch_add(delta, std::memory_order_relaxed);
 }
 
+gev_status api_send_to(gev_host* h, uint64_t id, const gev_frame* msg) noexcept {
+  if (!h || !msg || msg->size < sizeof(gev_frame)) return GEV_ERR_INVALID;
+  std::shared_ptr<Connection> conn = self(h).conns.find(id);
+  if (!conn) return GEV_ERR_CLOSED;
+  try {
+    conn->send(Frame{{msg->data.ptr, static_cast<size_t>(msg->data.len)},
+                     msg->type,
+                     {msg->meta.ptr, static_cast<size_t>(msg->meta.len)}});
+  } catch (...) {
+    return GEV_ERR_NOMEM;
+  }
+  return GEV_OK;
+}
+
 }  // namespace
+
+void ConnRegistry::add(Connection& c) {
+  Shard& s = shard(c.id());
+  std::lock_guard lock(s.mu);
+  s.conns.emplace(c.id(), c.weak_from_this());
+}
+
+void ConnRegistry::remove(const Connection& c) {
+  Shard& s = shard(c.id());
+  std::lock_guard lock(s.mu);
+  s.conns.erase(c.id());
+}
+
+std::shared_ptr<Connection> ConnRegistry::find(uint64_t id) {
+  Shard& s = shard(id);
+  std::lock_guard lock(s.mu);
+  auto it = s.conns.find(id);
+  return it == s.conns.end() ? nullptr : it->second.lock();
+}
 
 void init_host_api(ModuleHost& h) {
   gev_host_api& a = h.api;
@@ -207,6 +240,7 @@ void init_host_api(ModuleHost& h) {
   a.for_each_conn = api_for_each_conn;
   a.metric_define = api_metric_define;
   a.metric_add = api_metric_add;
+  a.send_to = api_send_to;
 }
 
 }  // namespace gev::host

@@ -7,9 +7,13 @@
 #include <gev/event_loop.h>
 #include <gev/sdk/gev_host.h>
 
+#include <array>
 #include <atomic>
 #include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace gev::host {
@@ -29,6 +33,23 @@ struct Metric {
   std::atomic<int64_t> value{0};
 };
 
+// Open connections by id, for send_to from any thread. Sharded so connects on different
+// loops rarely meet on one mutex.
+class ConnRegistry {
+ public:
+  void add(Connection& c);
+  void remove(const Connection& c);
+  std::shared_ptr<Connection> find(uint64_t id);
+
+ private:
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<uint64_t, std::weak_ptr<Connection>> conns;
+  };
+  Shard& shard(uint64_t id) { return shards_[id % shards_.size()]; }
+  std::array<Shard, 16> shards_;
+};
+
 // The object behind a module's gev_host* handle.
 struct ModuleHost {
   std::string module_name;
@@ -37,6 +58,7 @@ struct ModuleHost {
   std::deque<Metric> metrics;       // stable addresses; defined only during create
   std::atomic<bool> frozen{false};  // set after create: no more metric_define
   const void* pipeline = nullptr;   // set when a listener uses this module as its handler
+  ConnRegistry conns;               // connections this module serves as their handler
 };
 
 // Fills `api` for `host` (sizes, versions, every function).

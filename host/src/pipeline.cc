@@ -5,6 +5,8 @@
 #include <gev/connection.h>
 #include <gev/log.h>
 
+#include <cstddef>
+
 #include "host_api.h"
 
 namespace gev::host {
@@ -24,12 +26,19 @@ Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<Loade
       protocol_(protocol_module_->descriptor().protocol),
       handler_(handler_module_->descriptor().handler),
       protocol_state_(protocol_module_->state()),
-      handler_state_(handler_module_->state()) {}
+      handler_state_(handler_module_->state()) {
+  // A module built before ABI 1.1 has a shorter table: never read past its size.
+  after_message_ = protocol_->size >= offsetof(gev_protocol_vtable, after_message) +
+                                          sizeof(protocol_->after_message)
+                       ? protocol_->after_message
+                       : nullptr;
+}
 
 void Pipeline::on_connect(Connection& c) {
   auto* slot = new ConnSlot;
   slot->handler_host = &handler_module_->host();
   c.set_protocol_state(slot);
+  handler_module_->host().conns.add(c);
   if (protocol_->conn_open)
     slot->protocol_state = protocol_->conn_open(protocol_state_, handle_of(c));
   if (handler_->on_connect && handler_->on_connect(handler_state_, handle_of(c)) != GEV_OK) {
@@ -61,6 +70,8 @@ std::span<const uint8_t> Pipeline::on_message(Connection& c, const Frame& f) {
   gev_frame reply = msg;
   reply.data = {nullptr, 0};
   gev_status st = handler_->on_message(handler_state_, handle_of(c), &msg, &reply);
+  if (after_message_)
+    after_message_(protocol_state_, handle_of(c), slot_of(c)->protocol_state, &msg, &reply, st);
   if (st != GEV_OK) {
     GEV_DEBUG("conn %llu: handler %s failed (status %d), closing",
               static_cast<unsigned long long>(c.id()), handler_module_->name().c_str(), st);
@@ -89,6 +100,7 @@ void Pipeline::encode(Connection& c, const Frame& msg, WriteBatch& out) {
 
 void Pipeline::on_close(Connection& c) {
   ConnSlot* slot = slot_of(c);
+  handler_module_->host().conns.remove(c);
   if (handler_->on_close) handler_->on_close(handler_state_, handle_of(c));
   if (slot) {
     for (gev_timer_id id : slot->timers) c.loop().cancel(id);

@@ -28,6 +28,7 @@ class Pipeline final : public gev::Protocol, public gev::Handler {
   std::shared_ptr<LoadedModule> handler_module_;
   const gev_protocol_vtable* protocol_;
   const gev_handler_vtable* handler_;
+  decltype(gev_protocol_vtable::after_message) after_message_;  // null before ABI 1.1
   void* protocol_state_;
   void* handler_state_;
 };

@@ -95,6 +95,12 @@ typedef struct gev_host_api {
                                int32_t is_gauge);
   /* [any] Adds delta (a gauge may go down). */
   void (*metric_add)(gev_metric* m, int64_t delta);
+
+  /* ---- ABI 1.1 ---- */
+  /* [any] Copies msg and sends it on connection conn_id's own loop, if that connection
+   * is still open and served by this module: gev's thread-safe Send. GEV_ERR_CLOSED if
+   * no such connection is open (it may still close before the message goes out). */
+  gev_status (*send_to)(gev_host* host, uint64_t conn_id, const gev_frame* msg);
 } gev_host_api;
 
 GEV_EXTERN_C_END

@@ -35,6 +35,13 @@ typedef struct gev_protocol_vtable {
   /* Appends the wire form of `msg` to `w` with writer_append/writer_reserve. */
   gev_status (*encode)(void* module_state, gev_conn* c, void* conn_state, const gev_frame* msg,
                        gev_writer* w);
+  /* ---- ABI 1.1 ---- */
+  /* Optional. Runs right after the handler's on_message for a frame this protocol
+   * decoded, before the host encodes the reply: sees the handler's status and may
+   * rewrite or clear *reply (data.len = 0: no reply). For steps that wait on the
+   * handler's verdict, such as a WebSocket handshake the handler may refuse. */
+  void (*after_message)(void* module_state, gev_conn* c, void* conn_state, const gev_frame* msg,
+                        gev_frame* reply, gev_status handler_status);
 } gev_protocol_vtable;
 
 GEV_EXTERN_C_END

@@ -15,6 +15,7 @@
 #ifndef GEV_SDK_CPP_MODULE_H
 #define GEV_SDK_CPP_MODULE_H
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -56,6 +57,16 @@ inline gev_bytes bytes(std::span<const uint8_t> s) {
 inline void log(int32_t level, const char* module, std::string_view message) {
   const gev_host_api* h = host_api();
   if (h) h->log(h->host, level, module, bytes(message));
+}
+
+// Thread-safe send to a connection this module serves, by id (ABI 1.1; on an older
+// host GEV_ERR_UNSUPPORTED). GEV_ERR_CLOSED if it is no longer open.
+inline gev_status send_to(uint64_t conn_id, std::string_view data, uint32_t type = 0) {
+  const gev_host_api* h = host_api();
+  if (!h || h->size < offsetof(gev_host_api, send_to) + sizeof(h->send_to) || !h->send_to)
+    return GEV_ERR_UNSUPPORTED;
+  gev_frame f{sizeof(gev_frame), type, bytes(data), {nullptr, 0}};
+  return h->send_to(h->host, conn_id, &f);
 }
 
 // A connection, as seen from a callback. Valid until on_close returns.
@@ -199,6 +210,11 @@ class Protocol {
   virtual void conn_close(Conn, void* /*conn_state*/) {}
   virtual void decode(Conn c, void* conn_state, gev_bytes in, gev_decode_result& out) = 0;
   virtual gev_status encode(Conn c, void* conn_state, const gev_frame& msg, Writer& w) = 0;
+  // Called after the handler's on_message (ABI 1.1) only in classes that declare
+  // `static constexpr bool kAfterMessage = true;` (the host skips the call otherwise).
+  static constexpr bool kAfterMessage = false;
+  virtual void after_message(Conn, void* /*conn_state*/, const gev_frame& /*msg*/,
+                             gev_frame& /*reply*/, gev_status /*handler_status*/) {}
   virtual gev_status loop_init(gev_loop*) { return GEV_OK; }
   virtual void loop_fini(gev_loop*) {}
 };
@@ -268,6 +284,11 @@ struct Trampolines {
     GEV_SDK_GUARD(*Name, "encode", return GEV_ERR_MODULE, Writer writer(w);
                   return static_cast<T*>(state)->encode(Conn(c), cs, *msg, writer));
   }
+  static void after_message(void* state, gev_conn* c, void* cs, const gev_frame* msg,
+                            gev_frame* reply, gev_status st) noexcept {
+    GEV_SDK_GUARD(*Name, "after_message", Conn(c).abort(),
+                  static_cast<T*>(state)->after_message(Conn(c), cs, *msg, *reply, st));
+  }
   // Handler
   static gev_status on_connect(void* state, gev_conn* c) noexcept {
     GEV_SDK_GUARD(*Name, "on_connect", return GEV_ERR_MODULE,
@@ -286,8 +307,13 @@ struct Trampolines {
 template <class T, const char* const* Name>
 struct ProtocolTable {
   using Tr = Trampolines<T, Name>;
-  static constexpr gev_protocol_vtable table = {
-      sizeof(gev_protocol_vtable), 0, &Tr::conn_open, &Tr::conn_close, &Tr::decode, &Tr::encode};
+  static constexpr gev_protocol_vtable table = {sizeof(gev_protocol_vtable),
+                                                0,
+                                                &Tr::conn_open,
+                                                &Tr::conn_close,
+                                                &Tr::decode,
+                                                &Tr::encode,
+                                                T::kAfterMessage ? &Tr::after_message : nullptr};
 };
 
 template <class T, const char* const* Name>
