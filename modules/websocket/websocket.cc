@@ -11,6 +11,19 @@
 // Payloads are consumed as they arrive (unmasked, inflated and UTF-8 checked piece by
 // piece), so a message may be larger than the host's input buffer, and a bad one is
 // refused at its first bad byte. Only max_message bounds what a peer can make us hold.
+//
+//   --module-opt websocket.KEY=VALUE      (defaults in brackets)
+//     max_message=BYTES        largest message after reassembly and inflation [16 MiB];
+//                              over it: close 1009
+//     max_head=BYTES           largest request head [8192]; over it: 431
+//     handshake_timeout_ms=MS  to receive the whole request head [10000]; 0: none
+//     close_timeout_ms=MS      for the peer to close TCP after our close [5000]
+//     subprotocols=A,B         Sec-WebSocket-Protocol values, in our preference order
+//     deflate=0|1              accept permessage-deflate offers [1]
+//     deflate_threshold=BYTES  compress outgoing messages at least this long [64]
+//     deflate_level=0..9       zlib level [1]
+//     server_no_context_takeover=0|1, client_no_context_takeover=0|1   force them [0]
+//     server_max_window_bits=9..15, client_max_window_bits=9..15       [15]
 #include <gev/sdk/cpp/module.h>
 #include <gev/sdk/websocket.h>
 
@@ -319,8 +332,8 @@ class WebSocket : public gev::sdk::Protocol {
           if (ws.state == State::kDone) return discard(in, out);
           continue;
         }
-        if (ws.wire_bytes + h.length > max_message_ ||
-            (h.opcode != kContinuation && h.length > max_message_))
+        uint64_t so_far = h.opcode == kContinuation ? ws.wire_bytes : 0;
+        if (h.length > max_message_ - so_far)
           return fail(c, ws, 1009, "message over max_message"), discard(in, out);
         if (h.opcode != kContinuation) start_message(ws, h);
         ws.in_frame = true;
@@ -422,14 +435,19 @@ class WebSocket : public gev::sdk::Protocol {
     ws.message.clear();
   }
 
+  bool ensure_inflater(Conn c, WsConn& ws) {
+    if (!ws.inflater) ws.inflater = std::make_unique<Inflater>();
+    if (!ws.inflater->ok()) return fail(c, ws, 1011, "inflater setup failed"), false;
+    return true;
+  }
+
   // Takes a piece of payload: unmask, inflate if compressed, check UTF-8 if text.
   bool payload(Conn c, WsConn& ws, const uint8_t* src, size_t n) {
     size_t before = ws.message.size();
     if (!ws.compressed) {
       unmask_copy(ws.message.grow(n), src, n, ws.frame.mask, ws.offset);
     } else {
-      if (!ws.inflater) ws.inflater = std::make_unique<Inflater>();
-      if (!ws.inflater->ok()) return fail(c, ws, 1011, "inflater setup failed"), false;
+      if (!ensure_inflater(c, ws)) return false;
       uint8_t chunk[16 * 1024];
       for (size_t done = 0; done < n;) {
         size_t k = n - done < sizeof chunk ? n - done : sizeof chunk;
@@ -459,6 +477,7 @@ class WebSocket : public gev::sdk::Protocol {
   bool end_message(Conn c, WsConn& ws) {
     ws.in_message = false;
     if (ws.compressed) {
+      if (!ensure_inflater(c, ws)) return false;  // a message of empty frames
       size_t before = ws.message.size();
       bool reset = ws.deflate.client_no_context_takeover;
       if (!inflated(c, ws, ws.inflater->finish(ws.message, max_message_, reset), before))
