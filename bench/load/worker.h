@@ -22,6 +22,7 @@ struct WorkerConfig {
   int64_t measure_ns = 0;      // stats window [measure_ns, end_ns)
   int64_t end_ns = 0;          // load stops, sockets closed
   bool ascii = false;          // payload bytes < 0x80 (valid UTF-8 for text frames)
+  bool compressible = false;   // payload built from few distinct words (deflates)
   // --ws: messages travel as WebSocket frames; sessions[i] is what fds[i]'s handshake
   // negotiated. Empty for raw echo.
   std::vector<ws::Session> sessions;
