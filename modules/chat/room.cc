@@ -99,12 +99,15 @@ void Room::broadcast(std::string text) {
     if (!l->open.load(std::memory_order_acquire)) continue;
     InboxNode* node = &m->nodes[i++];
     node->message = m;
-    node->next = l->inbox.load(std::memory_order_relaxed);
-    while (!l->inbox.compare_exchange_weak(node->next, node, std::memory_order_release,
-                                           std::memory_order_relaxed)) {
-    }
+    // `prev` is a local: once the CAS publishes the node, a pending drain may already be
+    // relinking node->next, so it must not be read again here.
+    InboxNode* prev = l->inbox.load(std::memory_order_relaxed);
+    do {
+      node->next = prev;
+    } while (!l->inbox.compare_exchange_weak(prev, node, std::memory_order_release,
+                                             std::memory_order_relaxed));
     // Empty before: no drain is pending for this loop, so start one.
-    if (!node->next) api()->post(l->loop, &Room::drain, l);
+    if (!prev) api()->post(l->loop, &Room::drain, l);
   }
   // A loop closed between the two walks: its share of the references is never used.
   if (i < n && m->refs.fetch_sub(n - i, std::memory_order_acq_rel) == n - i) delete m;
