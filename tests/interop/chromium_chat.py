@@ -26,9 +26,9 @@ import tempfile
 import time
 import urllib.request
 
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main  # first: it checks that websockets is there
 import websockets
 
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main
 
 OP_TIMEOUT = 10
 CHROMIUM = "/usr/bin/chromium"

@@ -16,6 +16,14 @@ import sys
 import tempfile
 import time
 
+try:  # the drivers import this module first, so a missing client library is named here
+    import websockets  # noqa: F401
+except ImportError:
+    sys.stderr.write("FAIL: Python websockets missing for %s: install the Debian package "
+                     "python3-websockets (scripts/setup) and run with /usr/bin/python3\n" %
+                     sys.executable)
+    sys.exit(1)
+
 LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 

@@ -7,7 +7,8 @@ With the client's permessage-deflate on and off: the page is served at / (self-c
 other paths get 404 (plain GET and upgrade); three clients over two loops each receive
 every message (the sender too) and join/leave notices; a message over
 chat.max_message_len closes its sender with 1009, a binary one with 1003, and the room
-goes on.
+goes on; then 8 members send 30 messages each at once and every member gets all 240, each
+sender's in order.
 """
 
 import asyncio
@@ -15,10 +16,10 @@ import http.client
 import re
 import sys
 
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main  # first: it checks that websockets is there
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main
 
 OP_TIMEOUT = 10
 MAX_LEN = 4096
@@ -131,6 +132,33 @@ async def room_checks(port, compression, label):
         check(got == "still here", "%s: %s got %r after the refusals" % (label, name, got))
     await a.close()
     await b.close()
+    await burst(port, compression, label)
+
+
+async def burst(port, compression, label, senders=8, each=30):
+    """Everyone talks at once: each member gets all messages, each sender's in order."""
+    room = [await join(port, compression) for _ in range(senders)]
+
+    async def talk(i):
+        for j in range(each):
+            await room[i].send("burst %d %d" % (i, j))
+
+    async def listen(ws, who):
+        last = [-1] * senders
+        for _ in range(senders * each):
+            got = await next_message(ws, "%s: member %d in the burst" % (label, who))
+            m = re.fullmatch(r"burst (\d+) (\d+)", got)
+            check(m, "%s: member %d got %r in the burst" % (label, who, got[:40]))
+            i, j = int(m.group(1)), int(m.group(2))
+            check(j == last[i] + 1, "%s: member %d got sender %d's #%d after #%d" %
+                  (label, who, i, j, last[i]))
+            last[i] = j
+
+    await asyncio.wait_for(asyncio.gather(*[talk(i) for i in range(senders)],
+                                          *[listen(ws, k) for k, ws in enumerate(room)]),
+                           OP_TIMEOUT * 3)
+    for ws in room:
+        await ws.close()
 
 
 def main():

@@ -17,10 +17,10 @@ import random
 import sys
 import time
 
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main  # first: it checks that websockets is there
 import websockets
 from websockets.exceptions import ConnectionClosedOK
 
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main
 
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1 << 20]
 OP_TIMEOUT = 10  # seconds for any single operation
