@@ -17,7 +17,6 @@ at the end whatever happens.
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -26,7 +25,8 @@ import tempfile
 import time
 import urllib.request
 
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main  # first: it checks that websockets is there
+# gevhost first: it fails with a clear message when websockets is missing.
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main
 import websockets
 
 

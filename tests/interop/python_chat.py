@@ -16,7 +16,8 @@ import http.client
 import re
 import sys
 
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main  # first: it checks that websockets is there
+# gevhost first: it fails with a clear message when websockets is missing.
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 

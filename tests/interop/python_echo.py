@@ -17,7 +17,8 @@ import random
 import sys
 import time
 
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main  # first: it checks that websockets is there
+# gevhost first: it fails with a clear message when websockets is missing.
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main
 import websockets
 from websockets.exceptions import ConnectionClosedOK
 
