@@ -129,6 +129,15 @@ async function echo() {
     await c.send(bparts[i], { binary: true, fin: i === bparts.length - 1 });
   await expectEcho(c, Buffer.concat(bparts), true, "3 binary fragments");
 
+  // A ping between two fragments of one message: answered at once, message intact.
+  const between = withTimeout(new Promise((resolve) => c.ws.once("pong", resolve)),
+                              "pong for a ping between fragments");
+  await c.send("before the ping, ", { fin: false });
+  c.ws.ping("mid");
+  check((await between).toString() === "mid", "pong between fragments: wrong payload");
+  await c.send("after it", { fin: true });
+  await expectEcho(c, "before the ping, after it", false, "message around a ping");
+
   for (const payload of [Buffer.alloc(0), Buffer.from("gev ping"), crypto.randomBytes(125)]) {
     const pong = withTimeout(new Promise((resolve) => c.ws.once("pong", resolve)),
                              `pong for ${payload.length} B`);

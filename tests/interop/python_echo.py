@@ -7,7 +7,7 @@ usage: python_echo.py GEV_HOST MODULE_DIR
 For each compression setting (client offers permessage-deflate and the server takes it;
 client offers none; the client offers but the server runs with websocket.deflate=0):
 text and binary echo of 0 B .. 1 MiB, fragmented sends, ping/pong, subprotocol
-selection, and a clean close with 1000 seen by the client. Where deflate is negotiated,
+selection, a clean close with 1000 seen by the client, and other close codes echoed. Where deflate is negotiated,
 the frames the server sends are checked for RSV1 (compressed) above the module's 64-byte
 threshold and not below it.
 """
@@ -136,6 +136,15 @@ async def echo_checks(port, compression, deflate_expected, label):
         pass  # closed cleanly: close frames both ways, code 1000
 
 
+async def close_code_checks(port, compression, label):
+    # Any valid code the client sends comes back (no reason); then the TCP close.
+    for code in (1001, 3000, 4999):
+        ws = await connect(port, compression)
+        await asyncio.wait_for(ws.close(code, "bye"), OP_TIMEOUT + 2)
+        check(ws.close_rcvd is not None and ws.close_rcvd.code == code,
+              "%s: client closed with %d, server answered %r" % (label, code, ws.close_rcvd))
+
+
 async def subprotocol_checks(port, compression, label):
     # The server's preference (websocket.subprotocols=chat.v2,chat.v1) wins.
     cases = [(["chat.v1"], "chat.v1"), (["chat.v1", "chat.v2"], "chat.v2"),
@@ -159,11 +168,13 @@ def main():
                                             (None, False, "client compression=None")):
             asyncio.run(echo_checks(h.port, compression, deflate, label))
             asyncio.run(subprotocol_checks(h.port, compression, label))
+            asyncio.run(close_code_checks(h.port, compression, label))
             print("ok   python websockets echo: %s" % label, flush=True)
     with GevHost(host, module_dir, common + ["--module-opt", "websocket.deflate=0"]) as h:
         label = "server websocket.deflate=0"
         asyncio.run(echo_checks(h.port, "deflate", False, label))
         asyncio.run(subprotocol_checks(h.port, "deflate", label))
+        asyncio.run(close_code_checks(h.port, "deflate", label))
         print("ok   python websockets echo: %s" % label, flush=True)
 
 
