@@ -8,8 +8,8 @@ For each compression setting (client offers permessage-deflate and the server ta
 client offers none; the client offers but the server runs with websocket.deflate=0):
 text and binary echo of 0 B .. 1 MiB, fragmented sends, ping/pong, subprotocol
 selection, a clean close with 1000 seen by the client, and other close codes echoed. Where deflate is negotiated,
-the frames the server sends are checked for RSV1 (compressed) above the module's 64-byte
-threshold and not below it.
+the frames the server sends are checked for RSV1 (compressed) above the 64-byte
+threshold set here and not below it.
 """
 
 import asyncio
@@ -161,8 +161,10 @@ async def subprotocol_checks(port, compression, label):
 
 def main():
     host, module_dir, _ = parse_args(sys.argv)
+    # deflate_threshold=64 (the default is 1024) so small messages are compressed too.
     common = ["--protocol", "websocket", "--handler", "echo", "--loops", "2", "--module-opt",
-              "websocket.subprotocols=chat.v2,chat.v1"]
+              "websocket.subprotocols=chat.v2,chat.v1", "--module-opt",
+              "websocket.deflate_threshold=64"]
     with GevHost(host, module_dir, common) as h:
         for compression, deflate, label in (("deflate", True, "deflate on"),
                                             (None, False, "client compression=None")):
