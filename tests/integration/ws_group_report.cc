@@ -1,0 +1,54 @@
+// A doctest listener that prints, after the run, how many "ws <group>..." test cases
+// ran and passed per Autobahn-style group (1 framing, 2 ping/pong, ..., hs handshake).
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+namespace {
+
+struct GroupReport : doctest::IReporter {
+  explicit GroupReport(const doctest::ContextOptions&) {}
+
+  void report_query(const doctest::QueryData&) override {}
+  void test_run_start() override {}
+  void test_run_end(const doctest::TestRunStats&) override {
+    if (groups_.empty()) return;
+    std::printf("websocket cases per group (passed/run, checks):\n");
+    for (const auto& [name, g] : groups_)
+      std::printf("  ws %-4s %3d/%-3d %6d\n", name.c_str(), g.passed, g.run, g.asserts);
+  }
+  void test_case_start(const doctest::TestCaseData& tc) override {
+    const std::string name = tc.m_name;
+    current_.clear();
+    if (name.rfind("ws ", 0) != 0) return;
+    // "ws 12.3 ..." -> "12", "ws hs.4 ..." -> "hs"
+    current_ = name.substr(3, name.find_first_of(". ", 3) - 3);
+  }
+  void test_case_reenter(const doctest::TestCaseData&) override {}
+  void test_case_end(const doctest::CurrentTestCaseStats& st) override {
+    if (current_.empty()) return;
+    Group& g = groups_[current_];
+    ++g.run;
+    g.passed += st.testCaseSuccess ? 1 : 0;
+    g.asserts += st.numAssertsCurrentTest;
+  }
+  void test_case_exception(const doctest::TestCaseException&) override {}
+  void subcase_start(const doctest::SubcaseSignature&) override {}
+  void subcase_end() override {}
+  void log_assert(const doctest::AssertData&) override {}
+  void log_message(const doctest::MessageData&) override {}
+  void test_case_skipped(const doctest::TestCaseData&) override {}
+
+ private:
+  struct Group {
+    int run = 0, passed = 0, asserts = 0;
+  };
+  std::map<std::string, Group> groups_;
+  std::string current_;
+};
+
+}  // namespace
+
+REGISTER_LISTENER("ws-groups", 1, GroupReport);
