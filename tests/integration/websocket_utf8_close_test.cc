@@ -120,7 +120,7 @@ TEST_CASE("ws 6.4 invalid UTF-8 split across fragments at every boundary -> 1007
   host.still_serves();
 }
 
-TEST_CASE("ws 6.4.x fail fast: invalid UTF-8 in an unfinished message -> 1007 at once") {
+TEST_CASE("ws 6.5 fail fast: invalid UTF-8 in an unfinished message -> 1007 at once") {
   WsHost host;
   SUBCASE("in the first fragment of a message that never finishes") {
     auto c = host.open();
@@ -164,14 +164,14 @@ TEST_CASE("ws 7.1 close 1000 with a reason -> close 1000 (no reason), then TCP c
   host.still_serves();
 }
 
-TEST_CASE("ws 7.1 empty close -> empty close") {
+TEST_CASE("ws 7.2 empty close -> empty close") {
   WsHost host;
   auto c = host.open();
   c->send(frame(kClose, ""));
   CHECK(c->expect_close(std::nullopt).empty());
 }
 
-TEST_CASE("ws 7.1 frames after our close are ignored (no echo, no pong)") {
+TEST_CASE("ws 7.3 frames after our close are ignored (no echo, no pong)") {
   WsHost host;
   auto c = host.open();
   c->send_raw(encode(frame(kClose, close_payload(1000))) + c->message_bytes(kText, "ignored") +
@@ -179,14 +179,14 @@ TEST_CASE("ws 7.1 frames after our close are ignored (no echo, no pong)") {
   c->expect_close(1000);  // strict: no frame before the close, nothing after it
 }
 
-TEST_CASE("ws 7.1 close in the middle of a fragmented message -> close 1000") {
+TEST_CASE("ws 7.4 close in the middle of a fragmented message -> close 1000") {
   WsHost host;
   auto c = host.open();
   c->send_raw(encode(frame(kText, "never ", false)) + encode(frame(kClose, close_payload(1000))));
   c->expect_close(1000);
 }
 
-TEST_CASE("ws 7.3 close payload sizes: 1 byte -> 1002, 125 -> echoed, 126 -> 1002") {
+TEST_CASE("ws 7.5 close payload sizes: 1 byte -> 1002, 125 -> echoed, 126 -> 1002") {
   WsHost host;
   expect_failure(host, encode(frame(kClose, "\x03")), 1002);
   {
@@ -198,7 +198,7 @@ TEST_CASE("ws 7.3 close payload sizes: 1 byte -> 1002, 125 -> echoed, 126 -> 100
   host.still_serves();
 }
 
-TEST_CASE("ws 7.5 close reason with invalid UTF-8 -> 1007") {
+TEST_CASE("ws 7.6 close reason with invalid UTF-8 -> 1007") {
   WsHost host;
   expect_failure(host, encode(frame(kClose, close_payload(1000, "bad \xED\xA0\x80 reason"))), 1007);
   expect_failure(host, encode(frame(kClose, close_payload(1001, "\xC0"))), 1007);
@@ -231,7 +231,7 @@ TEST_CASE("ws 7.9 invalid close codes -> 1002") {
   host.still_serves();
 }
 
-TEST_CASE("ws 7.x the server closes TCP after its close even if we never answer") {
+TEST_CASE("ws 7.10 the server closes TCP after its close even if we never answer") {
   // close_timeout_ms bounds how long the server waits for our TCP close (RFC 6455 7.1.1).
   WsHost host({"close_timeout_ms=300"});
   auto c = host.open();

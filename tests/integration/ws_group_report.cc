@@ -2,6 +2,7 @@
 // ran and passed per Autobahn-style group (1 framing, 2 ping/pong, ..., hs handshake).
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -45,7 +46,17 @@ struct GroupReport : doctest::IReporter {
   struct Group {
     int run = 0, passed = 0, asserts = 0;
   };
-  std::map<std::string, Group> groups_;
+  // Numeric groups in numeric order (1, 2, ..., 12, 13), then named ones (hs).
+  struct ByGroup {
+    bool operator()(const std::string& a, const std::string& b) const {
+      const bool na = !a.empty() && std::isdigit(static_cast<unsigned char>(a[0]));
+      const bool nb = !b.empty() && std::isdigit(static_cast<unsigned char>(b[0]));
+      if (na != nb) return na;
+      if (na && a.size() != b.size()) return a.size() < b.size();
+      return a < b;
+    }
+  };
+  std::map<std::string, Group, ByGroup> groups_;
   std::string current_;
 };
 
