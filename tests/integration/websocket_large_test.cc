@@ -16,7 +16,9 @@ constexpr size_t kMiB = 1 << 20;
 // Printable, varied text (so a lazy UTF-8 check or a copy bug shows).
 std::string text_of(size_t n) {
   std::string s(n, ' ');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('!' + (i * 31 + i / 97) % 90);
+  for (size_t i = 0; i < n && i < 9973; ++i) s[i] = static_cast<char>('!' + (i * 31 + i / 97) % 90);
+  // The rest repeats the first 9973 bytes (a prime, so not aligned with anything).
+  for (size_t i = 9973; i < n; ++i) s[i] = s[i - 9973];
   return s;
 }
 

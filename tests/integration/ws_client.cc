@@ -285,10 +285,19 @@ std::optional<Message> WsClient::read_message(int timeout_ms) {
   return m;
 }
 
+std::string WsClient::nothing_because() const {
+  std::string why = eof_ ? "TCP close" : "nothing (timeout)";
+  // A frame cut short by the close is the interesting part: show its bytes.
+  if (in_.size() > in_pos_)
+    why += " after " + std::to_string(in_.size() - in_pos_) +
+           " bytes of an incomplete frame: " + show(std::string_view(in_).substr(in_pos_));
+  return why;
+}
+
 void WsClient::expect_message(uint8_t opcode, std::string_view payload, int timeout_ms) {
   auto m = read_message(timeout_ms);
   REQUIRE_MESSAGE(m, "expected opcode " << int(opcode) << " with " << show(payload) << ", got "
-                                        << std::string(eof_ ? "TCP close" : "nothing (timeout)"));
+                                        << nothing_because());
   CHECK_MESSAGE(m->opcode == opcode,
                 "expected opcode " << int(opcode) << ", got " << int(m->opcode)
                                    << (m->opcode == kClose ? " close " + show(m->payload) : ""));
@@ -301,7 +310,7 @@ std::string WsClient::expect_close(std::optional<uint16_t> code, int timeout_ms)
   auto f = read_frame(timeout_ms);
   REQUIRE_MESSAGE(f, "expected a close frame"
                          << (code ? " with " + std::to_string(*code) : std::string(" (empty)"))
-                         << ", got " << std::string(eof_ ? "TCP close" : "nothing (timeout)"));
+                         << ", got " << nothing_because());
   REQUIRE_MESSAGE(f->opcode == kClose, "expected a close frame, got opcode "
                                            << int(f->opcode) << " " << show(f->payload));
   CHECK(f->fin);

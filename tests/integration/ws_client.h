@@ -124,7 +124,8 @@ class WsClient {
   void close();
 
  private:
-  bool fill(int timeout_ms);  // one recv into in_, false on timeout/EOF
+  bool fill(int timeout_ms);            // one recv into in_, false on timeout/EOF
+  std::string nothing_because() const;  // why no frame came, for failure messages
   HttpResponse read_response(std::string_view key, int timeout_ms);
 
   int fd_ = -1;

@@ -1,6 +1,8 @@
 // WebSocket frame encoding and parsing for the test client (RFC 6455 5.2).
 #include "ws_frame.h"
 
+#include <cstring>
+
 namespace gev::test::ws {
 
 std::string encode_header(const Frame& f, uint64_t length) {
@@ -27,7 +29,19 @@ std::string encode_header(const Frame& f, uint64_t length) {
 std::string mask_payload(const std::array<uint8_t, 4>& key, std::string_view payload,
                          uint64_t offset) {
   std::string out(payload);
-  for (size_t i = 0; i < out.size(); ++i)
+  // Eight bytes at a time: masking 16 MiB byte by byte is slow in sanitizer builds.
+  uint8_t k8[8];
+  for (size_t i = 0; i < 8; ++i) k8[i] = key[(offset + i) & 3];
+  uint64_t k;
+  std::memcpy(&k, k8, 8);
+  size_t i = 0;
+  for (; i + 8 <= out.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, out.data() + i, 8);
+    w ^= k;
+    std::memcpy(out.data() + i, &w, 8);
+  }
+  for (; i < out.size(); ++i)
     out[i] = static_cast<char>(static_cast<uint8_t>(out[i]) ^ key[(offset + i) & 3]);
   return out;
 }
