@@ -226,6 +226,45 @@ TEST_CASE("ws 12.5 zip bomb: a small compressed message inflating past max_messa
   }
 }
 
+TEST_CASE("ws 12.6 compressed text with invalid UTF-8 -> 1007, also across fragments") {
+  WsHost host;
+  const std::string bad = "\xCE\xBA\xE1\xBD\xB9\xED\xA0\x80 after a surrogate";
+  {
+    auto c = host.open(offer("permessage-deflate"));
+    REQUIRE(c->deflate());
+    c->expect_echo(kText, words(300, 1), true);
+    c->send_message(kText, bad, true);
+    c->expect_close(1007);
+  }
+  {
+    auto c = host.open(offer("permessage-deflate"));
+    REQUIRE(c->deflate());
+    const std::string z = c->compress(bad);
+    Frame first = frame(kText, z.substr(0, z.size() / 2), false);
+    first.rsv1 = true;
+    c->send_raw(encode(first) + encode(frame(kContinuation, z.substr(z.size() / 2))));
+    c->expect_close(1007);
+  }
+  host.still_serves();
+}
+
+TEST_CASE("ws 12.7 corrupt compressed data fails the connection") {
+  // RFC 7692 leaves the close code open; the module's codes for bad data are 1002/1007.
+  WsHost host;
+  for (const std::string& junk :
+       {std::string("\xff\xff\xff\xff\xff"),              // invalid block type
+        std::string("\x07\x00\x00\x00", 4),               // invalid block type
+        std::string("\x00\x05\x00\x00\x00hello", 10)}) {  // LEN and NLEN disagree
+    auto c = host.open(offer("permessage-deflate"));
+    REQUIRE(c->deflate());
+    Frame f = frame(kBinary, junk);
+    f.rsv1 = true;
+    c->send(f);
+    c->expect_close_of({1002, 1007});
+  }
+  host.still_serves();
+}
+
 TEST_CASE("ws 13.1 no_context_takeover, offered by us or forced by the host") {
   SUBCASE("offered") {
     WsHost host;

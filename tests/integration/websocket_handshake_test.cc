@@ -193,6 +193,10 @@ TEST_CASE("ws hs.10 a plain GET without Upgrade -> 426 from the echo handler") {
   auto c = host.client();
   HttpResponse r = c->raw_handshake(raw_head("GET /index.html HTTP/1.1", {"Host: 127.0.0.1"}));
   CHECK(r.status == 426);
+  // The request head must not leak into the answer's headers.
+  for (const auto& [name, value] : r.headers)
+    CHECK_MESSAGE(value.find("HTTP/1.1") == std::string::npos,
+                  "response header '" << name << ": " << value << "'");
   CHECK(c->wait_tcp_closed(3000));
   host.still_serves();
 }

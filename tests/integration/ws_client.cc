@@ -306,20 +306,30 @@ void WsClient::expect_message(uint8_t opcode, std::string_view payload, int time
 }
 
 std::string WsClient::expect_close(std::optional<uint16_t> code, int timeout_ms) {
+  return code ? close_with({*code}, timeout_ms) : close_with({}, timeout_ms);
+}
+
+std::string WsClient::expect_close_of(std::initializer_list<uint16_t> codes, int timeout_ms) {
+  return close_with(std::vector<uint16_t>(codes), timeout_ms);
+}
+
+std::string WsClient::close_with(const std::vector<uint16_t>& codes, int timeout_ms) {
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string want;
+  for (uint16_t code : codes) want += (want.empty() ? "" : " or ") + std::to_string(code);
+  if (want.empty()) want = "no code (empty)";
   auto f = read_frame(timeout_ms);
-  REQUIRE_MESSAGE(f, "expected a close frame"
-                         << (code ? " with " + std::to_string(*code) : std::string(" (empty)"))
-                         << ", got " << nothing_because());
+  REQUIRE_MESSAGE(f, "expected a close frame with " << want << ", got " << nothing_because());
   REQUIRE_MESSAGE(f->opcode == kClose, "expected a close frame, got opcode "
                                            << int(f->opcode) << " " << show(f->payload));
   CHECK(f->fin);
-  if (code) {
-    REQUIRE_MESSAGE(f->payload.size() >= 2, "close without a code, expected " << *code);
+  if (!codes.empty()) {
+    REQUIRE_MESSAGE(f->payload.size() >= 2, "close without a code, expected " << want);
     const auto got = static_cast<uint16_t>(static_cast<uint8_t>(f->payload[0]) << 8 |
                                            static_cast<uint8_t>(f->payload[1]));
-    CHECK_MESSAGE(got == *code, "close code " << got << ", expected " << *code << " (reason '"
-                                              << show(f->payload.substr(2)) << "')");
+    CHECK_MESSAGE(std::find(codes.begin(), codes.end(), got) != codes.end(),
+                  "close code " << got << ", expected " << want << " (reason '"
+                                << show(f->payload.substr(2)) << "')");
   } else {
     CHECK_MESSAGE(f->payload.empty(), "expected an empty close, got " << show(f->payload));
   }

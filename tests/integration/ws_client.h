@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,6 +116,8 @@ class WsClient {
   // Answers the close (if the server started it) so the server can finish at once.
   // Returns the close frame's payload.
   std::string expect_close(std::optional<uint16_t> code, int timeout_ms = 5000);
+  // The same, for a close with any one of `codes` (where the RFC leaves the choice open).
+  std::string expect_close_of(std::initializer_list<uint16_t> codes, int timeout_ms = 5000);
   // True if nothing arrives for quiet_ms (and the connection stays open).
   bool quiet(int quiet_ms = 200);
   // True once the peer has closed TCP (EOF or reset) within timeout_ms; data that
@@ -124,8 +127,10 @@ class WsClient {
   void close();
 
  private:
-  bool fill(int timeout_ms);            // one recv into in_, false on timeout/EOF
-  std::string nothing_because() const;  // why no frame came, for failure messages
+  bool fill(int timeout_ms);  // one recv into in_, false on timeout/EOF
+  std::string nothing_because() const;
+  std::string close_with(const std::vector<uint16_t>& codes,
+                         int timeout_ms);  // why no frame came, for failure messages
   HttpResponse read_response(std::string_view key, int timeout_ms);
 
   int fd_ = -1;

@@ -38,6 +38,21 @@ class WsHost {
     host_ = std::make_unique<HostProcess>(GEV_HOST_PATH, args(*dir_, "websocket", "echo", extra));
     REQUIRE_MESSAGE(host_->listening(), "gev-host did not start: " << host_->log());
   }
+  // A graceful stop must exit 0: in sanitizer builds a memory error or a leak in the
+  // module shows up here, in the host's exit status and log.
+  ~WsHost() {
+    if (!host_) return;
+    host_->terminate();
+    const std::string& log = host_->log();
+    const std::string tail = log.size() > 4000 ? log.substr(log.size() - 4000) : log;
+    CHECK_MESSAGE(host_->wait_exit(0) == 0, "gev-host exit status " << host_->wait_exit(0)
+                                                                    << "; log tail:\n"
+                                                                    << tail);
+    CHECK_MESSAGE(!contains(log, "Sanitizer"), "sanitizer report in gev-host's log:\n" << tail);
+  }
+  WsHost(const WsHost&) = delete;
+  WsHost& operator=(const WsHost&) = delete;
+
   uint16_t port() { return host_ ? host_->port() : external_port_; }
   // A connected client; drains the host's log pipe first so a chatty host never blocks.
   std::unique_ptr<WsClient> client() {
