@@ -62,6 +62,21 @@ TEST_CASE("ws hs.2 Connection token list and header names in odd case") {
   c->expect_echo(kText, "odd case");
 }
 
+TEST_CASE("ws hs.12 the request head split across writes, byte by byte") {
+  WsHost host;
+  Handshake h;
+  const std::string head = h.head();
+  for (size_t chunk : {1, 7, 100}) {
+    INFO("chunks of " << chunk);
+    auto c = host.client();
+    c->send_chunked(head.substr(0, head.size() - 1), chunk, 1);
+    // The last byte, with a frame right behind it, completes the head.
+    HttpResponse r = c->raw_handshake(head.substr(head.size() - 1) + c->message_bytes(kText, "x"));
+    REQUIRE(r.status == 101);
+    c->expect_message(kText, "x");
+  }
+}
+
 TEST_CASE("ws hs.3 version other than 13 or missing -> 426 with Sec-WebSocket-Version: 13") {
   WsHost host;
   for (std::optional<std::string> v :

@@ -1,7 +1,9 @@
 // The websocket module end to end, Autobahn|Testsuite group 9 (large messages, many
 // fragments, many pipelined frames) and the max_message limit (close 1009).
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "test_client.h"
 #include "ws_test_util.h"
@@ -101,5 +103,21 @@ TEST_CASE("ws 9.4 max_message: over the limit -> 1009, the declared length alone
       c->expect_close(1009);
     }
     host.still_serves();
+  }
+}
+
+TEST_CASE("ws 9.5 fifty connections at once, messages interleaved") {
+  WsHost host;
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < 50; ++i) clients.push_back(host.open());
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < clients.size(); ++i)
+      clients[i]->send_message(kBinary, random_bytes(1000 + i * 100, static_cast<uint32_t>(i)));
+    for (size_t i = 0; i < clients.size(); ++i)
+      clients[i]->expect_message(kBinary, random_bytes(1000 + i * 100, static_cast<uint32_t>(i)));
+  }
+  for (auto& c : clients) {
+    c->send(frame(kClose, close_payload(1001)));
+    c->expect_close(1001);
   }
 }
