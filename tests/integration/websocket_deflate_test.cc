@@ -42,7 +42,7 @@ const std::vector<size_t> kSizes = {0,   1,    16,   63,    64,    65,     125,
 }  // namespace
 
 TEST_CASE("ws 12.0 permessage-deflate negotiation: accepted offers") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   struct Case {
     std::string offer;
     std::string must_contain;  // in the answer
@@ -79,7 +79,7 @@ TEST_CASE("ws 12.0 permessage-deflate negotiation: accepted offers") {
 }
 
 TEST_CASE("ws 12.0 permessage-deflate negotiation: declined offers get 101 without it") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (std::string o : {
            "permessage-deflate; server_max_window_bits=8",   // zlib cannot do 8
            "permessage-deflate; server_max_window_bits=16",  // out of range
@@ -109,7 +109,7 @@ TEST_CASE("ws 12.0 permessage-deflate negotiation: declined offers get 101 witho
 }
 
 TEST_CASE("ws 12.1 compressed messages of many sizes; RSV1 on answers iff >= threshold") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open(offer("permessage-deflate"));
   REQUIRE(c->deflate());
   for (size_t n : kSizes) {
@@ -130,7 +130,7 @@ TEST_CASE("ws 12.1 compressed messages of many sizes; RSV1 on answers iff >= thr
 }
 
 TEST_CASE("ws 12.2 compressed and uncompressed client messages mixed") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open(offer("permessage-deflate"));
   REQUIRE(c->deflate());
   std::string batch;
@@ -147,7 +147,7 @@ TEST_CASE("ws 12.2 compressed and uncompressed client messages mixed") {
 }
 
 TEST_CASE("ws 12.3 context takeover across messages, both directions") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open(offer("permessage-deflate"));
   REQUIRE(c->deflate());
   CHECK_FALSE(c->deflate()->server_no_context_takeover);
@@ -168,7 +168,7 @@ TEST_CASE("ws 12.3 context takeover across messages, both directions") {
 }
 
 TEST_CASE("ws 12.4 compressed fragmented messages; RSV1 only on the first frame") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open(offer("permessage-deflate"));
   REQUIRE(c->deflate());
   const std::string msg = words(10000, 8);
@@ -215,7 +215,7 @@ TEST_CASE("ws 12.5 zip bomb: a small compressed message inflating past max_messa
     host.still_serves();
   }
   SUBCASE("default max_message, 64 MiB of zeros in about 64 KiB") {
-    WsHost host;
+    WsHost& host = WsHost::shared();
     auto c = host.open(offer("permessage-deflate"));
     REQUIRE(c->deflate());
     Frame f = frame(kText, deflate_message(std::string(64 << 20, 'a')));
@@ -227,7 +227,7 @@ TEST_CASE("ws 12.5 zip bomb: a small compressed message inflating past max_messa
 }
 
 TEST_CASE("ws 12.6 compressed text with invalid UTF-8 -> 1007, also across fragments") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   const std::string bad = "\xCE\xBA\xE1\xBD\xB9\xED\xA0\x80 after a surrogate";
   {
     auto c = host.open(offer("permessage-deflate"));
@@ -250,7 +250,7 @@ TEST_CASE("ws 12.6 compressed text with invalid UTF-8 -> 1007, also across fragm
 
 TEST_CASE("ws 12.7 corrupt compressed data fails the connection") {
   // RFC 7692 leaves the close code open; the module's codes for bad data are 1002/1007.
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (const std::string& junk :
        {std::string("\xff\xff\xff\xff\xff"),              // invalid block type
         std::string("\x07\x00\x00\x00", 4),               // invalid block type
@@ -267,7 +267,7 @@ TEST_CASE("ws 12.7 corrupt compressed data fails the connection") {
 
 TEST_CASE("ws 13.1 no_context_takeover, offered by us or forced by the host") {
   SUBCASE("offered") {
-    WsHost host;
+    WsHost& host = WsHost::shared();
     auto c = host.open(
         offer("permessage-deflate; server_no_context_takeover; client_no_context_takeover"));
     REQUIRE(c->deflate());
@@ -287,7 +287,7 @@ TEST_CASE("ws 13.1 no_context_takeover, offered by us or forced by the host") {
 }
 
 TEST_CASE("ws 13.2 server_max_window_bits=10: the server's data inflates in a 1 KiB window") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open(offer("permessage-deflate; server_max_window_bits=10"));
   REQUIRE(c->deflate());
   REQUIRE(c->deflate()->server_max_window_bits <= 10);

@@ -31,7 +31,7 @@ std::string raw_head(std::string_view first_line, std::vector<std::string> lines
 
 TEST_CASE("ws hs.1 101 with the RFC accept key and nothing unasked for") {
   CHECK(accept_key(kSampleKey) == kSampleAccept);  // our own check, RFC 6455 1.3
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.client();
   HttpResponse r = c->handshake();
   REQUIRE(r.status == 101);
@@ -48,7 +48,7 @@ TEST_CASE("ws hs.1 101 with the RFC accept key and nothing unasked for") {
 }
 
 TEST_CASE("ws hs.2 Connection token list and header names in odd case") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   Handshake h;
   h.connection = "keep-alive, Upgrade";
   host.open(h)->expect_echo(kText, "token list");
@@ -63,7 +63,7 @@ TEST_CASE("ws hs.2 Connection token list and header names in odd case") {
 }
 
 TEST_CASE("ws hs.12 the request head split across writes, byte by byte") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   Handshake h;
   const std::string head = h.head();
   for (size_t chunk : {1, 7, 100}) {
@@ -78,7 +78,7 @@ TEST_CASE("ws hs.12 the request head split across writes, byte by byte") {
 }
 
 TEST_CASE("ws hs.3 version other than 13 or missing -> 426 with Sec-WebSocket-Version: 13") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (std::optional<std::string> v :
        {std::optional<std::string>("12"), std::optional<std::string>("8"),
         std::optional<std::string>()}) {
@@ -95,7 +95,7 @@ TEST_CASE("ws hs.3 version other than 13 or missing -> 426 with Sec-WebSocket-Ve
 }
 
 TEST_CASE("ws hs.4 missing or malformed Sec-WebSocket-Key -> 400") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (std::optional<std::string> key : {
            std::optional<std::string>(),
            std::optional<std::string>("short"),
@@ -113,7 +113,7 @@ TEST_CASE("ws hs.4 missing or malformed Sec-WebSocket-Key -> 400") {
 }
 
 TEST_CASE("ws hs.5 missing Host, bad Upgrade or Connection, HTTP/1.0 -> 400") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   Handshake no_host;
   no_host.host.reset();
   expect_refused(host, no_host, 400);
@@ -130,7 +130,7 @@ TEST_CASE("ws hs.5 missing Host, bad Upgrade or Connection, HTTP/1.0 -> 400") {
 }
 
 TEST_CASE("ws hs.6 method not GET -> 405 with Allow: GET") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (const char* method : {"POST", "PUT", "DELETE"}) {
     INFO(std::string(method));
     Handshake h;
@@ -146,7 +146,7 @@ TEST_CASE("ws hs.6 method not GET -> 405 with Allow: GET") {
 
 TEST_CASE("ws hs.7 request head over max_head -> 431") {
   SUBCASE("default 8192") {
-    WsHost host;
+    WsHost& host = WsHost::shared();
     Handshake h;
     h.extra.emplace_back("X-Padding", std::string(9000, 'p'));
     expect_refused(host, h, 431);
@@ -170,7 +170,7 @@ TEST_CASE("ws hs.7 request head over max_head -> 431") {
 }
 
 TEST_CASE("ws hs.8 frames sent in the same write as the handshake are processed") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.client();
   Handshake h;
   h.trailing = c->message_bytes(kText, "pipelined") + encode(frame(kPing, "p")) +
@@ -204,7 +204,7 @@ TEST_CASE("ws hs.9 subprotocol: the server's first preference the client offers"
 }
 
 TEST_CASE("ws hs.10 a plain GET without Upgrade -> 426 from the echo handler") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.client();
   HttpResponse r = c->raw_handshake(raw_head("GET /index.html HTTP/1.1", {"Host: 127.0.0.1"}));
   CHECK(r.status == 426);

@@ -27,7 +27,7 @@ std::string text_of(size_t n) {
 }  // namespace
 
 TEST_CASE("ws 9.1 messages of 1, 4 and 16 MiB (16 MiB is exactly max_message)") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   c->expect_echo(kText, text_of(kMiB));
   c->expect_echo(kBinary, random_bytes(4 * kMiB, 4));
@@ -37,7 +37,7 @@ TEST_CASE("ws 9.1 messages of 1, 4 and 16 MiB (16 MiB is exactly max_message)") 
 }
 
 TEST_CASE("ws 9.2 a 64 KiB message in 1000 fragments") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   const std::string text = text_of(64 * 1024);
   c->send_raw(fragments(kText, text, 1000));
@@ -48,7 +48,7 @@ TEST_CASE("ws 9.2 a 64 KiB message in 1000 fragments") {
 }
 
 TEST_CASE("ws 9.3 10000 small frames pipelined in one write, all echoed in order") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   std::string batch;
   for (int i = 0; i < 10000; ++i) batch += c->message_bytes(kText, "m" + std::to_string(i));
@@ -66,7 +66,7 @@ TEST_CASE("ws 9.3 10000 small frames pipelined in one write, all echoed in order
 
 TEST_CASE("ws 9.4 max_message: over the limit -> 1009, the declared length alone suffices") {
   SUBCASE("default 16 MiB: one byte over, only the header sent") {
-    WsHost host;
+    WsHost& host = WsHost::shared();
     auto c = host.open();
     Frame f = frame(kBinary, "");
     c->send_raw(encode_header(f, 16 * kMiB + 1));
@@ -107,7 +107,7 @@ TEST_CASE("ws 9.4 max_message: over the limit -> 1009, the declared length alone
 }
 
 TEST_CASE("ws 9.5 fifty connections at once, messages interleaved") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   std::vector<std::unique_ptr<WsClient>> clients;
   for (int i = 0; i < 50; ++i) clients.push_back(host.open());
   for (int round = 0; round < 3; ++round) {

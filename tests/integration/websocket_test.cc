@@ -27,7 +27,7 @@ const std::vector<size_t> kSizes = {0, 1, 125, 126, 127, 128, 65535, 65536};
 // --- 1: framing -------------------------------------------------------------------------
 
 TEST_CASE("ws 1.1 text payloads 0..65536 (7-, 16- and 64-bit lengths)") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   for (size_t n : kSizes) {
     INFO("text of " << n << " bytes");
@@ -36,7 +36,7 @@ TEST_CASE("ws 1.1 text payloads 0..65536 (7-, 16- and 64-bit lengths)") {
 }
 
 TEST_CASE("ws 1.2 binary payloads 0..1 MiB") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   std::vector<size_t> sizes = kSizes;
   sizes.push_back(1 << 20);
@@ -47,7 +47,7 @@ TEST_CASE("ws 1.2 binary payloads 0..1 MiB") {
 }
 
 TEST_CASE("ws 1.3 frames in chunks, byte by byte, and the header split at every byte") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   const std::string small = "byte by byte";
   c->send_chunked(c->message_bytes(kText, small), 1, 2);
@@ -70,7 +70,7 @@ TEST_CASE("ws 1.3 frames in chunks, byte by byte, and the header split at every 
 }
 
 TEST_CASE("ws 1.4 several frames in one write, echoed in order") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   std::string batch;
   for (size_t n : kSizes) batch += c->message_bytes(n % 2 ? kText : kBinary, std::string(n, 'b'));
@@ -82,7 +82,7 @@ TEST_CASE("ws 1.4 several frames in one write, echoed in order") {
 }
 
 TEST_CASE("ws 1.5 unmasked frame and a 64-bit length with the top bit set -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   Frame unmasked = frame(kText, "no mask");
   unmasked.masked = false;
   expect_failure(host, encode(unmasked), 1002);
@@ -97,7 +97,7 @@ TEST_CASE("ws 1.5 unmasked frame and a 64-bit length with the top bit set -> 100
 // --- 2: ping / pong ---------------------------------------------------------------------
 
 TEST_CASE("ws 2.1 ping with payloads 0..125 (text and binary) -> identical pong") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   for (size_t n : {0, 1, 10, 124, 125}) {
     INFO("ping of " << n << " bytes");
@@ -109,7 +109,7 @@ TEST_CASE("ws 2.1 ping with payloads 0..125 (text and binary) -> identical pong"
 }
 
 TEST_CASE("ws 2.2 ping with 126 bytes (and a 16-bit length) -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   expect_failure(host, encode(frame(kPing, std::string(126, 'p'))), 1002);
   Frame f = frame(kPing, "short");
   f.length_bits = 16;  // a control frame may not use the extended length at all
@@ -119,7 +119,7 @@ TEST_CASE("ws 2.2 ping with 126 bytes (and a 16-bit length) -> 1002") {
 }
 
 TEST_CASE("ws 2.3 unsolicited pong is ignored") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   c->send(frame(kPong, "unsolicited"));
   c->send(frame(kPong, ""));
@@ -128,7 +128,7 @@ TEST_CASE("ws 2.3 unsolicited pong is ignored") {
 }
 
 TEST_CASE("ws 2.4 ten pings in a row -> ten pongs in order") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   std::string batch;
   for (int i = 0; i < 10; ++i) batch += encode(frame(kPing, "ping " + std::to_string(i)));
@@ -160,22 +160,22 @@ void check_rsv(WsHost& host, bool r1, bool r2, bool r3) {
 }  // namespace
 
 TEST_CASE("ws 3.1 RSV1 without permessage-deflate -> 1002, after the message before") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   check_rsv(host, true, false, false);
 }
 
 TEST_CASE("ws 3.2 RSV2 -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   check_rsv(host, false, true, false);
 }
 
 TEST_CASE("ws 3.3 RSV3 -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   check_rsv(host, false, false, true);
 }
 
 TEST_CASE("ws 3.4 several RSV bits, and RSV on a continuation -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   check_rsv(host, true, true, false);
   check_rsv(host, true, true, true);
   Frame cont = frame(kContinuation, "b");
@@ -186,7 +186,7 @@ TEST_CASE("ws 3.4 several RSV bits, and RSV on a continuation -> 1002") {
 // --- 4: opcodes -------------------------------------------------------------------------
 
 TEST_CASE("ws 4.1 reserved data opcodes 3-7 -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (uint8_t op : {3, 4, 5, 6, 7}) {
     INFO("opcode " << int(op));
     expect_failure(host, encode(frame(op, op % 2 ? "data" : "")), 1002);
@@ -195,7 +195,7 @@ TEST_CASE("ws 4.1 reserved data opcodes 3-7 -> 1002") {
 }
 
 TEST_CASE("ws 4.2 reserved control opcodes 11-15 -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (uint8_t op : {11, 12, 13, 14, 15}) {
     INFO("opcode " << int(op));
     expect_failure(host, encode(frame(op, op % 2 ? "ctrl" : "")), 1002);
@@ -204,7 +204,7 @@ TEST_CASE("ws 4.2 reserved control opcodes 11-15 -> 1002") {
 }
 
 TEST_CASE("ws 4.3 reserved opcode in the middle of a fragmented message -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (uint8_t op : {5, 13}) {
     INFO("opcode " << int(op));
     expect_failure(host,
@@ -218,7 +218,7 @@ TEST_CASE("ws 4.3 reserved opcode in the middle of a fragmented message -> 1002"
 // --- 5: fragmentation -------------------------------------------------------------------
 
 TEST_CASE("ws 5.1 text and binary in 2..N fragments") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   const std::string text = "Fragmented text message, reassembled by the server.";
   const std::string bin = random_bytes(5000, 5);
@@ -235,7 +235,7 @@ TEST_CASE("ws 5.1 text and binary in 2..N fragments") {
 }
 
 TEST_CASE("ws 5.2 pings between fragments: pongs come before the echo") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   std::string bytes = encode(frame(kText, "one ", false)) + encode(frame(kPing, "p1")) +
                       encode(frame(kContinuation, "two ", false)) +
@@ -254,7 +254,7 @@ TEST_CASE("ws 5.2 pings between fragments: pongs come before the echo") {
 }
 
 TEST_CASE("ws 5.3 continuation without a message in progress -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   expect_failure(host, encode(frame(kContinuation, "orphan")), 1002);
   expect_failure(host, encode(frame(kContinuation, "orphan", false)), 1002);
   // a continuation right after a finished fragmented message
@@ -266,7 +266,7 @@ TEST_CASE("ws 5.3 continuation without a message in progress -> 1002") {
 }
 
 TEST_CASE("ws 5.4 a new data frame during a fragmented message -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   expect_failure(host, encode(frame(kText, "a", false)) + encode(frame(kText, "b")), 1002);
   expect_failure(host, encode(frame(kText, "a", false)) + encode(frame(kBinary, "b")), 1002);
   expect_failure(host, encode(frame(kBinary, "a", false)) + encode(frame(kText, "b", false)), 1002);
@@ -274,7 +274,7 @@ TEST_CASE("ws 5.4 a new data frame during a fragmented message -> 1002") {
 }
 
 TEST_CASE("ws 5.5 fragmented ping and fragmented close -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   expect_failure(host, encode(frame(kPing, "frag", false)) + encode(frame(kContinuation, "ping")),
                  1002);
   expect_failure(
@@ -284,7 +284,7 @@ TEST_CASE("ws 5.5 fragmented ping and fragmented close -> 1002") {
 }
 
 TEST_CASE("ws 5.6 empty fragments") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   c->send_raw(encode(frame(kText, "", false)) + encode(frame(kContinuation, "x", false)) +
               encode(frame(kContinuation, "", false)) + encode(frame(kContinuation, "")));

@@ -74,7 +74,7 @@ uint16_t code_of(const std::string& close) {
 // --- 6: UTF-8 ---------------------------------------------------------------------------
 
 TEST_CASE("ws 6.1 valid UTF-8 texts echo (boundary code points, U+FFFF, U+10FFFF)") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   for (const std::string& v : kValid) c->expect_echo(kText, v);
   c->expect_echo(kText, valid_all());
@@ -83,7 +83,7 @@ TEST_CASE("ws 6.1 valid UTF-8 texts echo (boundary code points, U+FFFF, U+10FFFF
 }
 
 TEST_CASE("ws 6.2 invalid UTF-8 -> 1007 (overlongs, surrogates, > U+10FFFF, truncated)") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (size_t i = 0; i < kInvalid.size(); ++i) {
     INFO("invalid sequence #" << i);
     expect_failure(host, encode(frame(kText, "ok " + kInvalid[i] + (i % 2 ? "" : " tail"))), 1007);
@@ -92,7 +92,7 @@ TEST_CASE("ws 6.2 invalid UTF-8 -> 1007 (overlongs, surrogates, > U+10FFFF, trun
 }
 
 TEST_CASE("ws 6.3 a valid text split into fragments at every byte boundary echoes intact") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   const std::string text = valid_all();
   for (size_t cut = 1; cut < text.size(); ++cut) {
@@ -108,7 +108,7 @@ TEST_CASE("ws 6.3 a valid text split into fragments at every byte boundary echoe
 }
 
 TEST_CASE("ws 6.4 invalid UTF-8 split across fragments at every boundary -> 1007") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   const std::string bad = "\xCE\xBA\xED\xA0\x80\xCE\xBA";  // κ U+D800 κ
   for (size_t cut = 1; cut < bad.size(); ++cut) {
     INFO("split after byte " << cut);
@@ -121,7 +121,7 @@ TEST_CASE("ws 6.4 invalid UTF-8 split across fragments at every boundary -> 1007
 }
 
 TEST_CASE("ws 6.5 fail fast: invalid UTF-8 in an unfinished message -> 1007 at once") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   SUBCASE("in the first fragment of a message that never finishes") {
     auto c = host.open();
     c->send(frame(kText,
@@ -149,7 +149,7 @@ TEST_CASE("ws 6.5 fail fast: invalid UTF-8 in an unfinished message -> 1007 at o
 // --- 7: close ---------------------------------------------------------------------------
 
 TEST_CASE("ws 7.1 close 1000 with a reason -> close 1000 (no reason), then TCP close") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   {
     auto c = host.open();
     c->send(frame(kClose, close_payload(1000, "bye now")));
@@ -166,7 +166,7 @@ TEST_CASE("ws 7.1 close 1000 with a reason -> close 1000 (no reason), then TCP c
 }
 
 TEST_CASE("ws 7.2 empty close -> empty close") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   c->send(frame(kClose, ""));
   const std::string close = c->expect_close(std::nullopt);
@@ -174,7 +174,7 @@ TEST_CASE("ws 7.2 empty close -> empty close") {
 }
 
 TEST_CASE("ws 7.3 frames after our close are ignored (no echo, no pong)") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   c->send_raw(encode(frame(kClose, close_payload(1000))) + c->message_bytes(kText, "ignored") +
               encode(frame(kPing, "ignored")) + encode(frame(kContinuation, "ignored")));
@@ -182,14 +182,14 @@ TEST_CASE("ws 7.3 frames after our close are ignored (no echo, no pong)") {
 }
 
 TEST_CASE("ws 7.4 close in the middle of a fragmented message -> close 1000") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   auto c = host.open();
   c->send_raw(encode(frame(kText, "never ", false)) + encode(frame(kClose, close_payload(1000))));
   c->expect_close(1000);
 }
 
 TEST_CASE("ws 7.5 close payload sizes: 1 byte -> 1002, 125 -> echoed, 126 -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   expect_failure(host, encode(frame(kClose, "\x03")), 1002);
   {
     auto c = host.open();
@@ -201,7 +201,7 @@ TEST_CASE("ws 7.5 close payload sizes: 1 byte -> 1002, 125 -> echoed, 126 -> 100
 }
 
 TEST_CASE("ws 7.6 close reason with invalid UTF-8 -> 1007") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   expect_failure(host, encode(frame(kClose, close_payload(1000, "bad \xED\xA0\x80 reason"))), 1007);
   expect_failure(host, encode(frame(kClose, close_payload(1001, "\xC0"))), 1007);
   {
@@ -213,7 +213,7 @@ TEST_CASE("ws 7.6 close reason with invalid UTF-8 -> 1007") {
 }
 
 TEST_CASE("ws 7.7 valid close codes are echoed") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
                         3000, 3999, 4000, 4999}) {
     INFO("close code " << code);
@@ -226,7 +226,7 @@ TEST_CASE("ws 7.7 valid close codes are echoed") {
 }
 
 TEST_CASE("ws 7.9 invalid close codes -> 1002") {
-  WsHost host;
+  WsHost& host = WsHost::shared();
   for (uint16_t code : {0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}) {
     INFO("close code " << code);
     expect_failure(host, encode(frame(kClose, close_payload(code))), 1002);

@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include "ws_test_util.h"
+
 namespace {
 
 struct GroupReport : doctest::IReporter {
@@ -23,7 +25,7 @@ struct GroupReport : doctest::IReporter {
   void test_case_start(const doctest::TestCaseData& tc) override {
     const std::string name = tc.m_name;
     current_.clear();
-    if (name.rfind("ws ", 0) != 0) return;
+    if (name.rfind("ws ", 0) != 0 || name.rfind("ws zz", 0) == 0) return;
     // "ws 12.3 ..." -> "12", "ws hs.4 ..." -> "hs"
     current_ = name.substr(3, name.find_first_of(". ", 3) - 3);
   }
@@ -63,3 +65,9 @@ struct GroupReport : doctest::IReporter {
 }  // namespace
 
 REGISTER_LISTENER("ws-groups", 1, GroupReport);
+
+// Sorted last (file, then line): stops the shared default host and checks its exit.
+TEST_CASE("ws zz the shared default host stops cleanly (exit 0, no sanitizer report)") {
+  gev::test::ws::WsHost::shared().still_serves();
+  gev::test::ws::WsHost::stop_shared();
+}

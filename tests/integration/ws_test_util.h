@@ -38,9 +38,12 @@ class WsHost {
     host_ = std::make_unique<HostProcess>(GEV_HOST_PATH, args(*dir_, "websocket", "echo", extra));
     REQUIRE_MESSAGE(host_->listening(), "gev-host did not start: " << host_->log());
   }
-  // A graceful stop must exit 0: in sanitizer builds a memory error or a leak in the
-  // module shows up here, in the host's exit status and log.
   ~WsHost() {
+    if (host_ && check_exit_) check_clean_exit();
+  }
+  // Stops the host and checks the graceful stop exited 0: in sanitizer builds a memory
+  // error or a leak in the module shows up in the host's exit status and log.
+  void check_clean_exit() {
     if (!host_) return;
     host_->terminate();
     const std::string& log = host_->log();
@@ -49,7 +52,27 @@ class WsHost {
                                                                     << "; log tail:\n"
                                                                     << tail);
     CHECK_MESSAGE(!contains(log, "Sanitizer"), "sanitizer report in gev-host's log:\n" << tail);
+    host_.reset();
   }
+
+  // The default-options host that the cases needing no options share: starting gev-host
+  // costs ~150 ms under ASan, and seventy starts would dominate the suite. Restarted if
+  // an earlier case killed it (that case's still_serves() fails). The last case of the
+  // run ("ws zz ...") stops it with check_clean_exit(); a static destructor may not check.
+  static WsHost& shared() {
+    std::unique_ptr<WsHost>& h = shared_slot();
+    if (h && h->host_ && h->host_->wait_exit(0) >= 0) h->check_clean_exit();
+    if (!h || (!h->host_ && !h->external_port_)) {
+      h.reset();
+      h = std::make_unique<WsHost>();
+      h->check_exit_ = false;
+    }
+    return *h;
+  }
+  static void stop_shared() {
+    if (shared_slot()) shared_slot()->check_clean_exit();
+  }
+
   WsHost(const WsHost&) = delete;
   WsHost& operator=(const WsHost&) = delete;
 
@@ -76,7 +99,13 @@ class WsHost {
   std::string log() { return host_ ? host_->log() : std::string(); }
 
  private:
+  static std::unique_ptr<WsHost>& shared_slot() {
+    static std::unique_ptr<WsHost> slot;
+    return slot;
+  }
+
   std::unique_ptr<ModuleDir> dir_;
+  bool check_exit_ = true;
   std::unique_ptr<HostProcess> host_;
   uint16_t external_port_ = 0;
 };
