@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "host_fixture.h"
@@ -139,6 +140,31 @@ inline void expect_failure(WsHost& host, std::string_view bytes, uint16_t code,
   c->send_raw(all + std::string(bytes));
   if (echo_first) c->expect_message(kText, "before");
   c->expect_close(code);
+}
+
+// permessage-deflate shorthands shared by the compression cases (groups 12 and 13).
+inline Handshake offer(std::string extensions) {
+  Handshake h;
+  h.extensions = std::move(extensions);
+  return h;
+}
+
+// Compressible text: words from a small vocabulary.
+inline std::string words(size_t n, uint32_t seed) {
+  static const char* kWords[] = {"alpha ", "beta ", "gamma ", "delta ", "echo ", "gev "};
+  std::string s;
+  while (s.size() < n) {
+    seed = seed * 1103515245u + 12345u;
+    s += kWords[(seed >> 16) % 6];
+  }
+  s.resize(n);
+  return s;
+}
+
+// True when the response accepted permessage-deflate.
+inline bool accepted(const HttpResponse& r) {
+  auto ext = r.header("Sec-WebSocket-Extensions");
+  return ext && ext->find("permessage-deflate") != std::string::npos;
 }
 
 }  // namespace gev::test::ws
