@@ -222,8 +222,11 @@ std::string http_response(int status, std::string_view body, std::string_view co
   std::string r = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
   if (status == 426) r += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
   if (status == 405) r += "Allow: GET\r\n";
+  // A handler's content type goes into the head: one without CR or LF, or the default.
+  bool usable = !content_type.empty() && content_type.size() < 256 &&
+                content_type.find_first_of("\r\n") == std::string_view::npos;
   r += "Content-Type: ";
-  r += content_type.empty() ? std::string_view("text/plain; charset=utf-8") : content_type;
+  r += usable ? content_type : std::string_view("text/plain; charset=utf-8");
   r += "\r\nContent-Length: " + std::to_string(body.size());
   r += "\r\nConnection: close\r\n\r\n";
   r += body;

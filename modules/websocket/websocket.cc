@@ -193,7 +193,9 @@ class WebSocket : public gev::sdk::Protocol {
     auto* ws = static_cast<WsConn*>(cs);
     if (!ws || (msg.type != GEV_WS_OPEN && msg.type != GEV_WS_HTTP)) return;
     if (status == GEV_OK) {
-      bool has_status = reply.type >= 200 && reply.type <= 599;
+      // A status is what the handler put there: an echo of the request's own type (0x100
+      // and 0x101 fall inside 200..599) is no answer.
+      bool has_status = reply.type != msg.type && reply.type >= 200 && reply.type <= 599;
       if (msg.type == GEV_WS_HTTP) {
         if (has_status) {
           answer(c, *ws, static_cast<int>(reply.type), view(reply.data), view(reply.meta));
@@ -311,7 +313,8 @@ class WebSocket : public gev::sdk::Protocol {
   }
 
   static void send_close(Conn c, uint16_t code) {
-    uint8_t f[4] = {0x88, 2, static_cast<uint8_t>(code >> 8), static_cast<uint8_t>(code)};
+    uint8_t f[4] = {0x88, static_cast<uint8_t>(code ? 2 : 0), static_cast<uint8_t>(code >> 8),
+                    static_cast<uint8_t>(code)};
     send_raw(c, string_view(reinterpret_cast<const char*>(f), code ? 4 : 2));
   }
 
