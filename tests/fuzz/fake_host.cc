@@ -26,6 +26,13 @@ void touch(gev_bytes b) {
   (void)sink;
 }
 
+// GEV_FUZZ_TRACE=1 prints what the module encodes: for looking at one input by hand
+// (`GEV_FUZZ_TRACE=1 build/fuzz/fuzz_websocket some-seed`), never while fuzzing.
+bool trace() {
+  static const bool on = std::getenv("GEV_FUZZ_TRACE") != nullptr;
+  return on;
+}
+
 }  // namespace
 
 gev_status FakeWriter::append(gev_bytes b) {
@@ -207,6 +214,11 @@ void FakeHost::encode(const gev_frame& msg) {
   in_encode_ = false;
   w.settle();
   last_encoded = w.bytes();
+  if (trace()) {
+    std::fprintf(stderr, "encode type %u, status %d: ", msg.type, st);
+    for (uint8_t b : last_encoded) std::fputc(b >= 0x20 && b < 0x7f ? b : '.', stderr);
+    std::fputc('\n', stderr);
+  }
   if (st != GEV_OK) {
     conn_.state = ConnState::kClosed;  // Pipeline::encode aborts
     last_encoded.clear();

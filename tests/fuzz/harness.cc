@@ -159,11 +159,15 @@ class Session {
     }
     if (conn_.write_shut || conn_.state == ConnState::kClosed) return;
     host_.encode(gev_frame{sizeof(gev_frame), msg.type, reply.data, msg.meta});
-    if (checks_.roundtrip && conn_.state != ConnState::kClosed) check_roundtrip(reply.data);
+    if (checks_.roundtrip && conn_.state != ConnState::kClosed)
+      check_roundtrip(reply.data, msg.meta);
   }
 
   // Decodes what encode wrote with a second connection state of the module.
-  void check_roundtrip(gev_bytes sent) {
+  static bool same(gev_bytes a, gev_bytes b) {
+    return a.len == b.len && (a.len == 0 || std::memcmp(a.ptr, b.ptr, a.len) == 0);
+  }
+  void check_roundtrip(gev_bytes data, gev_bytes meta) {
     std::vector<uint8_t> wire = host_.last_encoded;
     void* cs = proto_.conn_open ? proto_.conn_open(state_, host_.conn()) : nullptr;
     std::unique_ptr<uint8_t[]> buf(new uint8_t[wire.size()]);
@@ -172,11 +176,10 @@ class Session {
     r.size = sizeof r;
     r.frame.size = sizeof(gev_frame);
     proto_.decode(state_, host_.conn(), cs, {buf.get(), wire.size()}, &r);
-    bool same = r.status == GEV_DECODE_FRAME && r.consumed == wire.size() &&
-                r.frame.data.len == sent.len &&
-                (sent.len == 0 || std::memcmp(r.frame.data.ptr, sent.ptr, sent.len) == 0);
+    bool ok = r.status == GEV_DECODE_FRAME && r.consumed == wire.size() &&
+              same(r.frame.data, data) && same(r.frame.meta, meta);
     if (proto_.conn_close) proto_.conn_close(state_, host_.conn(), cs);
-    if (!same) violation("an encoded reply does not decode back to itself");
+    if (!ok) violation("an encoded reply does not decode back to itself");
   }
 
   FakeHost& host_;

@@ -35,7 +35,7 @@ using Config = std::vector<gev_config_entry>;
 // Extra properties a target can ask for.
 struct Checks {
   // Each echoed reply, encoded, decodes (on a fresh connection state of the same module)
-  // to exactly one frame with the same data, consuming all of it. For symmetric framings
+  // to exactly one frame with the same data and meta, consuming all of it. For symmetric framings
   // (length_field, line), not for WebSocket (the server never reads unmasked frames).
   bool roundtrip = false;
 };
