@@ -80,7 +80,7 @@ std::span<const uint8_t> Pipeline::on_message(Connection& c, const Frame& f) {
   }
   // The core sends the reply with the request's type and meta (the common case); a
   // different type or meta goes out through send().
-  if (reply.data.len && (reply.type != f.type || reply.meta.ptr != msg.meta.ptr)) {
+  if (reply.data.ptr && (reply.type != f.type || reply.meta.ptr != msg.meta.ptr)) {
     c.send(Frame{span(reply.data), reply.type, span(reply.meta)});
     return {};
   }

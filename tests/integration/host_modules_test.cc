@@ -92,10 +92,11 @@ TEST_CASE("length_field: echo of frames of many sizes, several per write, 1 MiB 
   }
   std::string many = lf_frame("one") + lf_frame("two") + lf_frame(random_bytes(3000, 7));
   CHECK(c.echo(many) == many);
-  // A zero-length frame reaches the handler with empty data. echo's reply is then empty,
-  // and an empty reply means "no reply" in the handler ABI: nothing comes back for it.
-  REQUIRE(c.send_all(lf_frame("") + lf_frame("after") + lf_frame("")));
-  CHECK(c.recv_exact(9, 3000) == lf_frame("after"));
+  // A zero-length frame is a message: echo answers it with a zero-length frame (a reply
+  // is "none" only when its pointer is null, not when it is empty).
+  std::string with_empty = lf_frame("") + lf_frame("after") + lf_frame("");
+  REQUIRE(c.send_all(with_empty));
+  CHECK(c.recv_exact(with_empty.size(), 3000) == with_empty);
   CHECK(c.recv_exact(1, 300).empty());
   CHECK_FALSE(c.eof());
   CHECK(contains(host.log(), "loaded module length_field"));
@@ -195,9 +196,9 @@ TEST_CASE("line: echo of several lines per write, lines split across writes, emp
   CHECK(c.recv_exact(12, 3000) == "hello\nworld\n");
   std::string longest(64 * 1024, 'x');  // max_length exactly (the delimiter not counted)
   CHECK(c.echo(longest + "\n") == longest + "\n");
-  // An empty line is an empty frame: echo's empty reply means "no reply".
+  // An empty line is an empty message, echoed as an empty line.
   REQUIRE(c.send_all("\nafter\n\n"));
-  CHECK(c.recv_exact(6, 3000) == "after\n");
+  CHECK(c.recv_exact(8, 3000) == "\nafter\n\n");
   CHECK(c.recv_exact(1, 300).empty());
   CHECK_FALSE(c.eof());
 }

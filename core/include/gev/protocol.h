@@ -64,7 +64,9 @@ class Handler {
  public:
   virtual ~Handler() = default;
   virtual void on_connect(Connection&) {}
-  // Returns the reply, which the protocol encodes and sends (empty: no reply). The reply
+  // Returns the reply, which the protocol encodes and sends. A default (null) span is no
+  // reply; an empty view with a non-null pointer, such as an empty frame's own data, is
+  // an empty message (a zero-length WebSocket message, say) and is sent. The reply
   // inherits the request's type and meta. It must stay valid until on_message returns:
   // a view of `frame` (no copy is made then) or of storage the handler owns.
   virtual std::span<const uint8_t> on_message(Connection& c, const Frame& frame) = 0;

@@ -80,9 +80,9 @@ typedef struct gev_host_api {
   void (*timer_cancel)(gev_loop* loop, gev_timer_id id);
 
   /* ---- loops ---- */
-  uint32_t (*loop_count)(gev_host* host);            /* [any] */
-  gev_loop* (*loop_at)(gev_host* host, uint32_t i);  /* [any] */
-  uint32_t (*loop_index)(const gev_loop* loop);      /* [any] */
+  uint32_t (*loop_count)(gev_host* host);           /* [any] */
+  gev_loop* (*loop_at)(gev_host* host, uint32_t i); /* [any] */
+  uint32_t (*loop_index)(const gev_loop* loop);     /* [any] */
   /* [any] Runs fn(arg) on `loop` soon: the thread-safe door into a loop. */
   gev_status (*post)(gev_loop* loop, gev_task_fn fn, void* arg);
   /* [loop] Calls fn for every open connection served by this module on `loop`. */

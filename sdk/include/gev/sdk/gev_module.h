@@ -32,10 +32,10 @@ typedef struct gev_config {
 } gev_config;
 
 typedef struct gev_module_descriptor {
-  uint32_t size; /* sizeof(gev_module_descriptor) */
+  uint32_t size;      /* sizeof(gev_module_descriptor) */
   uint32_t abi_major; /* GEV_ABI_MAJOR the module was built with */
   uint32_t abi_minor;
-  uint32_t kind; /* GEV_MODULE_PROTOCOL and/or GEV_MODULE_HANDLER */
+  uint32_t kind;       /* GEV_MODULE_PROTOCOL and/or GEV_MODULE_HANDLER */
   const char* name;    /* unique among loaded modules; what configs refer to */
   const char* version; /* free text, logged */
   /* Makes the module's state from its config. NULL out_state is fine for stateless

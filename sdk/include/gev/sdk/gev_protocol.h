@@ -16,8 +16,8 @@ typedef struct gev_decode_result {
   uint32_t size; /* sizeof(gev_decode_result), set by the host */
   int32_t status;
   uint64_t consumed;
-  gev_frame frame; /* with FRAME: views into the input or into protocol state, valid
-                      until the handler's on_message returns */
+  gev_frame frame;   /* with FRAME: views into the input or into protocol state, valid
+                        until the handler's on_message returns */
   const char* error; /* with ERROR: a static string saying why (logged by the host) */
 } gev_decode_result;
 
@@ -38,7 +38,7 @@ typedef struct gev_protocol_vtable {
   /* ---- ABI 1.1 ---- */
   /* Optional. Runs right after the handler's on_message for a frame this protocol
    * decoded, before the host encodes the reply: sees the handler's status and may
-   * rewrite or clear *reply (data.len = 0: no reply). For steps that wait on the
+   * rewrite or clear *reply (data.ptr = NULL: no reply). For steps that wait on the
    * handler's verdict, such as a WebSocket handshake the handler may refuse. */
   void (*after_message)(void* module_state, gev_conn* c, void* conn_state, const gev_frame* msg,
                         gev_frame* reply, gev_status handler_status);

@@ -26,7 +26,8 @@
  *                Required. The connection closes after the response.
  *
  * Close codes the module sends on its own: 1002 protocol error, 1007 invalid UTF-8,
- * 1009 message too big, 1011 handler failure. */
+ * 1009 message too big. A handler returning an error from on_message aborts the
+ * connection (no close frame). */
 #ifndef GEV_SDK_WEBSOCKET_H
 #define GEV_SDK_WEBSOCKET_H
 
