@@ -151,7 +151,8 @@ class Session {
     reply.data = msg.data;  // echo
     if (after_message_)
       after_message_(state_, host_.conn(), conn_.protocol_state, &msg, &reply, GEV_OK);
-    if (!reply.data.len) return;
+    // No reply is a null pointer; a non-null empty view is an empty message (sent).
+    if (!reply.data.ptr) return;
     if (reply.type != msg.type || reply.meta.ptr != msg.meta.ptr) {
       gev_frame out{sizeof(gev_frame), reply.type, reply.data, reply.meta};
       host_.send(host_.conn(), &out);  // the pipeline sends a changed type/meta

@@ -255,22 +255,46 @@ def websocket_seeds(deflate):
     return s
 
 
-# ---- utf8 (input: bytes; the target also splits them, see fuzz_utf8.cc) ----
+# ---- utf8 (input: the bytes to validate) ----
 
 def utf8_seeds():
-    samples = {
-        "ascii": b"hello",
+    s = {
+        "ascii": b"hello, world: more than eight bytes of ASCII",
         "two-three-four": "é€𝄞".encode(),
-        "overlong": b"\xc0\xaf\xe0\x80\xaf",
+        "overlong": b"\xc0\xaf",
         "surrogate": b"\xed\xa0\x80",
         "max": b"\xf4\x8f\xbf\xbf",
-        "above-max": b"\xf4\x90\x80\x80",
         "truncated": "€".encode()[:2],
         "bad-cont": b"\xe2\x28\xa1",
-        "f5": b"\xf5\x80\x80\x80",
         "mixed": "κόσμε ".encode() * 3 + b"\x80",
     }
-    return {k: b"\x00" + v for k, v in samples.items()}
+    # The leads whose first continuation byte has a narrower range, at its edges.
+    for lead in (0xC1, 0xC2, 0xDF, 0xE0, 0xE1, 0xED, 0xEF, 0xF0, 0xF3, 0xF4, 0xF5):
+        for second in (0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0):
+            s[f"{lead:02x}{second:02x}"] = bytes([lead, second, 0x80, 0x80, 0x41])
+    return s
+
+
+# ---- protobuf (configs: see fuzz_protobuf.cc) ----
+
+def pb_frame(name, payload, length=None):
+    body = struct.pack(">H", len(name)) + name + payload
+    return struct.pack(">I", len(body) if length is None else length) + body
+
+
+def protobuf_seeds():
+    s = {}
+    frames = (pb_frame(b"main.Hello", b"\x0a\x05world") + pb_frame(b"", b"") +
+              pb_frame(b"x", b"payload" * 3))
+    for c in range(3):
+        s[f"c{c}-three"] = header(c) + frames
+        s[f"c{c}-bytewise"] = header(c, [1]) + frames
+        s[f"c{c}-split"] = header(c, [5, 2, 9]) + frames + pb_frame(b"part", b"ial")[:-3]
+    s["c1-too-big"] = header(1) + pb_frame(b"n", b"p" * 64)
+    s["c0-len-1"] = header(0) + b"\0\0\0\x01\0"
+    s["c0-name-too-long"] = header(0) + b"\0\0\0\x04\0\x09ab"
+    s["c0-huge"] = header(0) + b"\xff\xff\xff\xff\0\0"
+    return s
 
 
 def main():
@@ -279,6 +303,7 @@ def main():
     write("fuzz_websocket", websocket_seeds(deflate=True))
     write("fuzz_websocket_nodeflate", websocket_seeds(deflate=False))
     write("fuzz_utf8", utf8_seeds())
+    write("fuzz_protobuf", protobuf_seeds())
 
 
 if __name__ == "__main__":
