@@ -223,6 +223,7 @@ void FakeHost::encode(const gev_frame& msg) {
     conn_.state = ConnState::kClosed;  // Pipeline::encode aborts
     last_encoded.clear();
   }
+  transcript.insert(transcript.end(), last_encoded.begin(), last_encoded.end());
 }
 
 gev_status FakeHost::send(gev_conn* c, const gev_frame* msg) {

@@ -97,6 +97,7 @@ class FakeHost {
   std::vector<Timer> timers;
   std::vector<Task> posted;
   std::vector<uint8_t> last_encoded;  // the wire form of the last message encoded
+  std::vector<uint8_t> transcript;    // every message encoded, in order
 
  private:
   static void fill_api(gev_host_api& a);

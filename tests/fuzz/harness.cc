@@ -17,7 +17,7 @@ namespace gev::fuzz {
 namespace {
 
 [[noreturn]] void violation(const char* what) {
-  std::fprintf(stderr, "fuzz harness: module broke the decode contract: %s\n", what);
+  std::fprintf(stderr, "fuzz harness: the module broke its contract: %s\n", what);
   std::abort();
 }
 
@@ -192,17 +192,17 @@ class Session {
   std::vector<uint8_t> pending_;  // the connection's ring: undecoded leftovers
 };
 
-}  // namespace
+// What one run left behind, for comparing runs of the same input.
+struct Outcome {
+  std::vector<uint8_t> output;  // everything encoded, in order
+  ConnState state;
+  bool write_shut;
+};
 
-int run_module(const std::vector<Config>& configs, const uint8_t* data, size_t size,
-               Checks checks) {
-  if (size < 2 || configs.empty()) return 0;
+Outcome run_once(const Config& cfg, const Input& in, Checks checks) {
   const gev_module_descriptor& d = *descriptor();
-  Input in = parse(data, size, configs.size());
-
   FakeHost host;
   FakeHost::current = &host;
-  const Config& cfg = configs[in.config];
   gev_config config{sizeof(gev_config), static_cast<uint32_t>(cfg.size()), cfg.data()};
   void* state = nullptr;
   host.set_creating(true);
@@ -229,6 +229,7 @@ int run_module(const std::vector<Config>& configs, const uint8_t* data, size_t s
     host.fire_timers();
     host.run_posted();
   }
+  Outcome out{std::move(host.transcript), host.conn_state().state, host.conn_state().write_shut};
   session.close();
   host.run_posted();  // tasks posted before the close still run; the conn is gone
 
@@ -236,6 +237,27 @@ int run_module(const std::vector<Config>& configs, const uint8_t* data, size_t s
   if (d.loop_fini) d.loop_fini(state, host.loop());
   d.destroy(state);
   FakeHost::current = nullptr;
+  return out;
+}
+
+}  // namespace
+
+int run_module(const std::vector<Config>& configs, const uint8_t* data, size_t size,
+               Checks checks) {
+  if (size < 2 || configs.empty()) return 0;
+  Input in = parse(data, size, configs.size());
+  const Config& cfg = configs[in.config];
+  Outcome chunked = run_once(cfg, in, checks);
+  // The host reads whatever the socket has: how the bytes were split must not change
+  // what the module answers or whether it closes. (Timers fired between chunks would.)
+  if (!in.sizes.empty() && !in.fire_each_chunk) {
+    Input whole = in;
+    whole.sizes = {};
+    Outcome once = run_once(cfg, whole, checks);
+    if (once.output != chunked.output || once.state != chunked.state ||
+        once.write_shut != chunked.write_shut)
+      violation("the answer depends on how the input was split into reads");
+  }
   return 0;
 }
 

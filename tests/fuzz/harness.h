@@ -12,7 +12,9 @@
 //
 // The harness aborts (a crash for libFuzzer) when the module breaks the decode
 // contract: FRAME consuming nothing, consuming more than it was given, a status that is
-// not NEED_MORE/FRAME/ERROR, or a bad handle passed to the host.
+// not NEED_MORE/FRAME/ERROR, or a bad handle passed to the host. An input given in
+// several chunks (and no timers between them) is run a second time as one chunk: the
+// output and whether the connection closed must be the same.
 #ifndef GEV_FUZZ_HARNESS_H
 #define GEV_FUZZ_HARNESS_H
 
