@@ -4,6 +4,7 @@
 // subprotocols; 2 no context takeover, 9-bit windows, every server message compressed;
 // 3 a one-byte max_message and timers that fire at once when the harness fires them.
 #include "harness.h"
+#include "ws_output_check.h"
 
 namespace {
 
@@ -25,5 +26,5 @@ const std::vector<gev::fuzz::Config> kConfigs = {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return gev::fuzz::run_module(kConfigs, data, size);
+  return gev::fuzz::run_module(kConfigs, data, size, {.output = gev::fuzz::check_ws_output});
 }

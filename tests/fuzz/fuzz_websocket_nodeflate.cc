@@ -2,6 +2,7 @@
 // deflate=0), so offers are declined and RSV1 is always a protocol error. The seeds are
 // fuzz_websocket's (make_seeds.py); the config indices mean the same.
 #include "harness.h"
+#include "ws_output_check.h"
 
 namespace {
 
@@ -21,5 +22,5 @@ const std::vector<gev::fuzz::Config> kConfigs = {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  return gev::fuzz::run_module(kConfigs, data, size);
+  return gev::fuzz::run_module(kConfigs, data, size, {.output = gev::fuzz::check_ws_output});
 }

@@ -248,6 +248,12 @@ int run_module(const std::vector<Config>& configs, const uint8_t* data, size_t s
   Input in = parse(data, size, configs.size());
   const Config& cfg = configs[in.config];
   Outcome chunked = run_once(cfg, in, checks);
+  if (checks.output) {
+    if (const char* why = checks.output(chunked.output)) {
+      std::fprintf(stderr, "fuzz harness: bad output: %s\n", why);
+      std::abort();
+    }
+  }
   // The host reads whatever the socket has: how the bytes were split must not change
   // what the module answers or whether it closes. (Timers fired between chunks would.)
   if (!in.sizes.empty() && !in.fire_each_chunk) {

@@ -40,6 +40,8 @@ struct Checks {
   // to exactly one frame with the same data and meta, consuming all of it. For symmetric framings
   // (length_field, line), not for WebSocket (the server never reads unmasked frames).
   bool roundtrip = false;
+  // Judges everything the module encoded for one input: nullptr if fine, else why not.
+  const char* (*output)(const std::vector<uint8_t>& out) = nullptr;
 };
 
 // Runs one input; returns 0 (libFuzzer's "keep going").
