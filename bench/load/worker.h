@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "histogram.h"
+#include "ws_client.h"
 
 namespace gev::load {
 
@@ -20,6 +21,13 @@ struct WorkerConfig {
   int64_t start_ns = 0;        // CLOCK_MONOTONIC: load begins
   int64_t measure_ns = 0;      // stats window [measure_ns, end_ns)
   int64_t end_ns = 0;          // load stops, sockets closed
+  bool ascii = false;          // payload bytes < 0x80 (valid UTF-8 for text frames)
+  bool compressible = false;   // payload built from few distinct words (deflates)
+  // --ws: messages travel as WebSocket frames; sessions[i] is what fds[i]'s handshake
+  // negotiated. Empty for raw echo.
+  std::vector<ws::Session> sessions;
+  uint8_t opcode = ws::kBinary;
+  int deflate_level = 1;
 };
 
 struct WorkerResult {
