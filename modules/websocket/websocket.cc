@@ -193,19 +193,20 @@ class WebSocket : public gev::sdk::Protocol {
     auto* ws = static_cast<WsConn*>(cs);
     if (!ws || (msg.type != GEV_WS_OPEN && msg.type != GEV_WS_HTTP)) return;
     if (status == GEV_OK) {
-      // A status is what the handler put there: an echo of the request's own type (0x100
-      // and 0x101 fall inside 200..599) is no answer.
+      // Left alone, reply.type is the request's own (GEV_WS_HTTP is 257, GEV_WS_OPEN 256:
+      // inside the status range) and reply.meta the request head: neither is an answer.
       bool has_status = reply.type != msg.type && reply.type >= 200 && reply.type <= 599;
+      string_view type = reply.meta.ptr == msg.meta.ptr ? string_view{} : view(reply.meta);
       if (msg.type == GEV_WS_HTTP) {
         if (has_status) {
-          answer(c, *ws, static_cast<int>(reply.type), view(reply.data), view(reply.meta));
+          answer(c, *ws, static_cast<int>(reply.type), view(reply.data), type);
         } else {
           answer(c, *ws, 426, "This is a WebSocket endpoint: upgrade to connect.\n", {});
         }
       } else if (ws->state == State::kVerdict) {
         if (has_status && reply.type >= 400) {
           debug(c, "upgrade refused by the handler with %u", reply.type);
-          answer(c, *ws, static_cast<int>(reply.type), view(reply.data), view(reply.meta));
+          answer(c, *ws, static_cast<int>(reply.type), view(reply.data), type);
         } else {
           accept(c, *ws, nullptr);
         }
@@ -313,6 +314,7 @@ class WebSocket : public gev::sdk::Protocol {
   }
 
   static void send_close(Conn c, uint16_t code) {
+    // Code 0: an empty close (payload length 0), answering the peer's empty close.
     uint8_t f[4] = {0x88, static_cast<uint8_t>(code ? 2 : 0), static_cast<uint8_t>(code >> 8),
                     static_cast<uint8_t>(code)};
     send_raw(c, string_view(reinterpret_cast<const char*>(f), code ? 4 : 2));
