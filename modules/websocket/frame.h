@@ -89,14 +89,29 @@ inline size_t header_size(uint64_t len) {
 }
 
 // dst[i] = src[i] ^ mask[(offset + i) % 4]: `offset` is where src starts in the payload,
-// so a payload can be unmasked in pieces as it arrives.
+// so a payload can be unmasked in pieces as it arrives. 32 bytes a step with GCC/Clang
+// vector types (SSE2 on x86-64 without -march), the rest 8 and then 1 at a time.
 inline void unmask_copy(uint8_t* dst, const uint8_t* src, size_t n, const uint8_t mask[4],
                         uint64_t offset) {
-  uint8_t m[8];
-  for (int i = 0; i < 8; ++i) m[i] = mask[(offset + static_cast<uint64_t>(i)) & 3];
+  uint8_t m[16];
+  for (int i = 0; i < 16; ++i) m[i] = mask[(offset + static_cast<uint64_t>(i)) & 3];
+  size_t i = 0;
+#if defined(__GNUC__) || defined(__clang__)
+  typedef uint8_t v16 __attribute__((vector_size(16)));
+  v16 mv;
+  std::memcpy(&mv, m, 16);
+  for (; i + 32 <= n; i += 32) {
+    v16 a, b;
+    std::memcpy(&a, src + i, 16);
+    std::memcpy(&b, src + i + 16, 16);
+    a ^= mv;
+    b ^= mv;
+    std::memcpy(dst + i, &a, 16);
+    std::memcpy(dst + i + 16, &b, 16);
+  }
+#endif
   uint64_t m64;
   std::memcpy(&m64, m, 8);
-  size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     uint64_t w;
     std::memcpy(&w, src + i, 8);
