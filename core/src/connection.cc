@@ -157,7 +157,8 @@ void Connection::process(std::span<const uint8_t> in, bool from_ring) {
     if (r.status == DecodeStatus::kFrame) {
       ++msgs_in;
       std::span<const uint8_t> reply = handler.on_message(*this, r.frame);
-      if (reply.data() != nullptr && !write_shut_ && !shutdown_pending_ && state_ != State::kClosed) {
+      if (reply.data() != nullptr && !write_shut_ && !shutdown_pending_ &&
+          state_ != State::kClosed) {
         protocol.encode(*this, Frame{reply, r.frame.type, r.frame.meta}, batch);
         ++msgs_out;
       }

@@ -43,6 +43,23 @@ int open_listen_socket(const SocketAddress& addr, bool reuse_port, int backlog) 
   return fd;
 }
 
+void adopt_listen_socket(int fd) {
+  int type = 0, listening = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+    throw std::invalid_argument("fd " + std::to_string(fd) + " is not a socket");
+  len = sizeof listening;
+  if (type != SOCK_STREAM || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+      !listening)
+    throw std::invalid_argument("fd " + std::to_string(fd) + " is not a listening TCP socket");
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+    throw std::system_error(errno, std::generic_category(), "fcntl on an adopted socket");
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // inherited by accepted
+}
+
 Listener::Listener(EventLoop& loop, int listen_fd, LoopCounters& counters, AcceptFn on_accept)
     : loop_(loop),
       fd_(listen_fd),

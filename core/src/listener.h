@@ -15,6 +15,10 @@ namespace gev::detail {
 // SO_REUSEPORT). Throws std::system_error naming the address.
 int open_listen_socket(const SocketAddress& addr, bool reuse_port, int backlog);
 
+// Checks that fd is a listening stream socket and makes it non-blocking and
+// close-on-exec; throws std::invalid_argument saying what is wrong otherwise.
+void adopt_listen_socket(int fd);
+
 class Listener final : public IoHandler {
  public:
   using AcceptFn = std::function<void(int fd, const SocketAddress& peer)>;

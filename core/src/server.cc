@@ -47,6 +47,7 @@ size_t Server::add_listener(Handler& handler, Options options, Protocol* protoco
   if (started_.load()) throw std::logic_error("gev: add_listener after start");
   auto entry = std::make_unique<ListenerEntry>();
   options.loops = options_.loops;
+  if (options.listen_fd >= 0) options.reuse_port = false;  // one socket: the adopted one
   if (options.write_low_water > options.write_high_water)
     options.write_low_water = options.write_high_water;
   if (!protocol) {
@@ -95,10 +96,16 @@ void Server::listen() {
 void Server::open_listeners(ListenerEntry& entry) {
   const Options& o = entry.service->options;
   std::optional<SocketAddress> addr = SocketAddress::parse(o.address);
-  if (!addr) throw std::invalid_argument("gev: bad listen address '" + o.address + "'");
+  if (!addr && o.listen_fd < 0)
+    throw std::invalid_argument("gev: bad listen address '" + o.address + "'");
   ListenerEntry* e = &entry;
   if (!o.reuse_port) {
-    int fd = detail::open_listen_socket(*addr, false, o.backlog);
+    int fd = o.listen_fd;
+    if (fd >= 0) {
+      detail::adopt_listen_socket(fd);
+    } else {
+      fd = detail::open_listen_socket(*addr, false, o.backlog);
+    }
     entry.bound = SocketAddress::local_of(fd);
     EventLoop& ml = *main_loop_;
     entry.sockets.push_back(std::make_unique<detail::Listener>(
@@ -213,6 +220,7 @@ void Server::stop() {
 }
 
 void Server::begin_stop() {
+  if (stop_hook_) stop_hook_();
   for (auto& entry : listeners_) GEV_INFO("stopping %s", entry->bound.to_string().c_str());
   int64_t deadline = main_loop_->now_ns() + std::chrono::nanoseconds(options_.stop_timeout).count();
   stopping_.store(true, std::memory_order_relaxed);

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "admin.h"
@@ -16,6 +18,7 @@
 #include "metrics.h"
 #include "module_loader.h"
 #include "pipeline.h"
+#include "systemd.h"
 
 namespace {
 
@@ -66,6 +69,47 @@ void init_loops(const std::vector<std::shared_ptr<LoadedModule>>& used, gev::Ser
   }
 }
 
+// Gives each listener the activated socket named after it (FileDescriptorName=) or,
+// failing that, bound to its address. Sockets nobody takes are closed with a warning.
+class ActivatedSockets {
+ public:
+  ActivatedSockets() : sockets_(gev::host::take_activated_sockets()) {
+    for (const auto& s : sockets_)
+      GEV_INFO("socket from the service manager: fd %d, %s, name '%s'", s.fd, s.address.c_str(),
+               s.name.c_str());
+  }
+  ~ActivatedSockets() { close_unclaimed(); }
+  // After every listener has had its pick.
+  void close_unclaimed() {
+    for (auto& s : sockets_) {
+      if (s.fd < 0) continue;
+      GEV_WARN("socket from the service manager fd %d (%s, name '%s') matches no listener: closed",
+               s.fd, s.address.c_str(), s.name.c_str());
+      ::close(s.fd);
+      s.fd = -1;
+    }
+  }
+  // The fd for listener `name` on `address`, or -1 (then the listener binds itself).
+  int take(const std::string& name, const std::string& address) {
+    std::optional<gev::SocketAddress> want = gev::SocketAddress::parse(address);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (auto& s : sockets_) {
+        bool match = pass == 0 ? s.name == name : want && s.address == want->to_string();
+        if (s.fd < 0 || !match) continue;
+        int fd = s.fd;
+        s.fd = -1;
+        GEV_INFO("listener %s: serving fd %d (%s) from the service manager", name.c_str(), fd,
+                 s.address.c_str());
+        return fd;
+      }
+    }
+    return -1;
+  }
+
+ private:
+  std::vector<gev::host::ActivatedSocket> sockets_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +140,7 @@ int main(int argc, char** argv) {
       if (std::find(used.begin(), used.end(), m) == used.end()) used.push_back(m);
   }
 
+  ActivatedSockets activated;
   gev::Options server_options;
   server_options.loops = o.loops;
   int rc = 0;
@@ -108,8 +153,9 @@ int main(int argc, char** argv) {
     gev::Server server(server_options);
     lag = std::make_unique<std::atomic<int64_t>[]>(server.loops().size());
     for (size_t i = 0; i < o.listeners.size(); ++i) {
-      server.add_listener(*pipelines[i], listener_options(o.listeners[i], o.loops),
-                          pipelines[i].get());
+      gev::Options lo = listener_options(o.listeners[i], o.loops);
+      lo.listen_fd = activated.take(o.listeners[i].name, o.listeners[i].listen);
+      server.add_listener(*pipelines[i], lo, pipelines[i].get());
       metrics.listener_names.push_back(o.listeners[i].name);
       GEV_INFO("listener %s: %s over %s on %s", o.listeners[i].name.c_str(),
                o.listeners[i].handler.c_str(), o.listeners[i].protocol.c_str(),
@@ -118,11 +164,13 @@ int main(int argc, char** argv) {
     if (!o.admin.empty() && o.admin != "off") {
       gev::Options ao;
       ao.address = o.admin;
+      ao.listen_fd = activated.take("admin", o.admin);
       ao.idle_timeout = std::chrono::seconds(30);
       ao.max_connections = 64;
       server.add_listener(admin, ao, &admin);
       metrics.listener_names.push_back("admin");
     }
+    activated.close_unclaimed();
     metrics.server = &server;
     metrics.modules = modules;
     // Loop lag: a 100 ms probe per loop; how late it fires is how busy the loop is.
@@ -143,6 +191,12 @@ int main(int argc, char** argv) {
         if (m->descriptor().loop_fini)
           m->descriptor().loop_fini(m->state(), reinterpret_cast<gev_loop*>(&loop));
     });
+    // Readiness for a service manager (Type=notify): the first worker loop's first task
+    // after loop_init, so it goes out once run() has opened every listening socket (a
+    // failed bind throws before any worker starts, and nothing is sent).
+    server.loops()[0]->queue_in_loop(
+        [] { gev::host::sd_notify("READY=1\nMAINPID=" + std::to_string(::getpid())); });
+    server.set_stop_hook([] { gev::host::sd_notify("STOPPING=1"); });
     try {
       server.run();
     } catch (const std::exception& e) {

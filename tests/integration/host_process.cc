@@ -14,13 +14,20 @@
 namespace gev::test {
 
 HostProcess::HostProcess(const std::string& binary, const std::vector<std::string>& args,
-                         int timeout_ms, size_t listeners) {
+                         int timeout_ms, size_t listeners, const Inherit& inherit) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) return;
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(p[1], 1);
     ::dup2(p[1], 2);
+    // Out of the way first, so placing one fd cannot clobber another still to be placed.
+    for (size_t i = 0; i < inherit.fds.size(); ++i)
+      ::dup2(inherit.fds[i], 200 + static_cast<int>(i));
+    for (size_t i = 0; i < inherit.fds.size(); ++i)
+      ::dup2(200 + static_cast<int>(i), 3 + static_cast<int>(i));  // dup2 clears CLOEXEC
+    for (const std::string& e : inherit.env) ::putenv(const_cast<char*>(e.c_str()));
+    if (inherit.listen_pid) ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(binary.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -9,12 +9,19 @@
 
 namespace gev::test {
 
+// What a service manager hands a child: fds from 3 up, and environment variables.
+struct Inherit {
+  std::vector<int> fds;          // become 3, 4, ... in the child
+  std::vector<std::string> env;  // NAME=VALUE, added to the environment
+  bool listen_pid = false;       // LISTEN_PID=<the child's own pid>
+};
+
 class HostProcess {
  public:
   // Starts `binary` with `args`; waits up to timeout_ms until it logged `listeners`
   // "listening on" lines (or exited).
   HostProcess(const std::string& binary, const std::vector<std::string>& args,
-              int timeout_ms = 10000, size_t listeners = 1);
+              int timeout_ms = 10000, size_t listeners = 1, const Inherit& inherit = {});
   ~HostProcess();
   HostProcess(const HostProcess&) = delete;
   HostProcess& operator=(const HostProcess&) = delete;

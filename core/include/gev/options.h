@@ -18,8 +18,12 @@ using LoopChooser = std::function<EventLoop*(std::span<EventLoop* const> loops)>
 
 struct Options {
   std::string address = "127.0.0.1:1833";  // host:port; port 0 picks a free one
-  size_t loops = 0;                        // 0: one per CPU
-  bool reuse_port = false;                 // a listen socket per loop, kernel balances
+  // An already-listening TCP socket to serve instead of binding `address` (systemd
+  // socket activation, a hand-off from another process). The server owns it from
+  // start() on. With reuse_port the one socket is still served from the acceptor loop.
+  int listen_fd = -1;
+  size_t loops = 0;         // 0: one per CPU
+  bool reuse_port = false;  // a listen socket per loop, kernel balances
   int backlog = 1024;
   LoadBalance load_balance = LoadBalance::kRoundRobin;
   LoopChooser chooser;  // with kCustom

@@ -77,6 +77,10 @@ class Server {
     loop_exit_hook_ = std::move(hook);
   }
 
+  // Runs on the acceptor loop when a stop begins (stop() or a signal), before listeners
+  // close: e.g. to tell a service manager. Set before start().
+  void set_stop_hook(std::function<void()> hook) { stop_hook_ = std::move(hook); }
+
   std::span<EventLoop* const> loops() const { return loop_ptrs_; }
   EventLoop& main_loop() { return *main_loop_; }
   // Counters of one listener.
@@ -97,6 +101,7 @@ class Server {
 
   Options options_;  // server-wide settings
   std::function<void(EventLoop&)> loop_exit_hook_;
+  std::function<void()> stop_hook_;
   std::vector<std::unique_ptr<ListenerEntry>> listeners_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<EventLoop*> loop_ptrs_;
