@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -116,6 +117,8 @@ int main(int argc, char** argv) {
   gev::host::HostOptions o;
   if (int rc = gev::host::parse_host_options(argc, argv, o); rc != 0) return rc < 0 ? 0 : rc;
   gev::set_log_level(o.log_level);
+  // SIGHUP will mean "reload"; until reload exists it must not end the process.
+  ::signal(SIGHUP, SIG_IGN);
   if (o.module_dir.empty()) o.module_dir = gev::host::default_module_dir(argv[0]);
 
   gev::host::ModuleLoader loader(std::filesystem::temp_directory_path());
