@@ -27,6 +27,7 @@ class HostProcess {
   HostProcess& operator=(const HostProcess&) = delete;
 
   bool listening() const { return !ports_.empty(); }
+  pid_t pid() const { return pid_; }
   // The port of the i-th listener to start (config order; the admin endpoint last).
   uint16_t port(size_t i = 0) const { return i < ports_.size() ? ports_[i] : 0; }
   // Exit status once it has exited (-1 while running); waits up to timeout_ms.

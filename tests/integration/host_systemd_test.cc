@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -137,4 +138,14 @@ TEST_CASE("systemd: a passed fd that is not a listening socket is a start-up err
   CHECK_FALSE(host.listening());
   CHECK(host.wait_exit() == 1);
   CHECK(contains(host.log(), "not a listening TCP socket"));
+}
+
+TEST_CASE("signals: SIGHUP does not end the host (reload is not implemented yet)") {
+  ModuleDir dir({"raw", "echo"});
+  HostProcess host(GEV_HOST_PATH, host_args(dir, "127.0.0.1:0"));
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  REQUIRE(::kill(host.pid(), SIGHUP) == 0);
+  TestClient c(host.port());
+  CHECK(c.echo("after SIGHUP") == "after SIGHUP");
+  CHECK(host.wait_exit(200) == -1);
 }
