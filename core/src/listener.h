@@ -30,7 +30,8 @@ class Listener final : public IoHandler {
   Listener& operator=(const Listener&) = delete;
 
   void start();  // loop thread
-  void stop();   // loop thread; closes the socket
+  void stop();   // loop thread; closes the socket (idempotent)
+  int fd() const { return fd_; }
   void handle_io(uint32_t mask) override;
 
  private:

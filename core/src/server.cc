@@ -219,6 +219,33 @@ void Server::stop() {
   main_loop_->run_in_loop([this] { begin_stop(); });
 }
 
+void Server::stop_accepting() {
+  if (!started_.load()) return;
+  main_loop_->run_in_loop([this] {
+    for (auto& entry : listeners_) {
+      if (!entry->service->options.reuse_port) {
+        if (!entry->sockets.empty()) entry->sockets[0]->stop();
+        continue;
+      }
+      for (size_t i = 0; i < entry->sockets.size(); ++i)
+        loop_ptrs_[i]->run_in_loop([l = entry->sockets[i].get()] { l->stop(); });
+    }
+  });
+}
+
+size_t Server::open_connections() const {
+  size_t n = 0;
+  for (const auto& entry : listeners_) n += entry->service->live.load(std::memory_order_relaxed);
+  return n;
+}
+
+int Server::listen_fd(size_t listener) const {
+  if (listener >= listeners_.size()) return -1;
+  const ListenerEntry& e = *listeners_[listener];
+  if (e.service->options.reuse_port || e.sockets.empty()) return -1;
+  return e.sockets[0]->fd();
+}
+
 void Server::begin_stop() {
   if (stop_hook_) stop_hook_();
   for (auto& entry : listeners_) GEV_INFO("stopping %s", entry->bound.to_string().c_str());

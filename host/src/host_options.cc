@@ -106,7 +106,14 @@ int parse_host_options(int argc, char** argv, HostOptions& o) {
       "admin", po::value(&o.admin)->default_value(o.admin),
       "admin address for /metrics and /healthz ('off' for none)")(
       "log-level", po::value(&log_level)->default_value(log_level),
-      "trace, debug, info, warn, error or off");
+      "trace, debug, info, warn, error or off")(
+      "handoff-socket", po::value(&o.handoff_socket),
+      "unix socket PATH on which a new gev-host (--takeover PATH) may take our listening "
+      "sockets; we then drain and exit")(
+      "takeover", po::value(&o.takeover),
+      "take the listening sockets of the gev-host serving --handoff-socket PATH")(
+      "drain-timeout", po::value(&o.drain_timeout_ms)->default_value(o.drain_timeout_ms),
+      "after handing off: ms to let open connections finish before closing them");
   po::variables_map vm;
   std::map<std::string, ListenerConfig> file_listeners;
   std::vector<std::string> order;

@@ -8,12 +8,15 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "admin.h"
+#include "handoff.h"
 #include "host_api.h"
 #include "host_options.h"
 #include "metrics.h"
@@ -70,13 +73,15 @@ void init_loops(const std::vector<std::shared_ptr<LoadedModule>>& used, gev::Ser
   }
 }
 
-// Gives each listener the activated socket named after it (FileDescriptorName=) or,
-// failing that, bound to its address. Sockets nobody takes are closed with a warning.
+// Gives each listener the inherited socket (from systemd, or from the gev-host we take
+// over from) named after it or, failing that, bound to its address. Sockets nobody
+// takes are closed with a warning.
 class ActivatedSockets {
  public:
-  ActivatedSockets() : sockets_(gev::host::take_activated_sockets()) {
+  explicit ActivatedSockets(std::vector<gev::host::ActivatedSocket> sockets, const char* from)
+      : sockets_(std::move(sockets)), from_(from) {
     for (const auto& s : sockets_)
-      GEV_INFO("socket from the service manager: fd %d, %s, name '%s'", s.fd, s.address.c_str(),
+      GEV_INFO("socket from %s: fd %d, %s, name '%s'", from_, s.fd, s.address.c_str(),
                s.name.c_str());
   }
   ~ActivatedSockets() { close_unclaimed(); }
@@ -84,8 +89,8 @@ class ActivatedSockets {
   void close_unclaimed() {
     for (auto& s : sockets_) {
       if (s.fd < 0) continue;
-      GEV_WARN("socket from the service manager fd %d (%s, name '%s') matches no listener: closed",
-               s.fd, s.address.c_str(), s.name.c_str());
+      GEV_WARN("socket from %s fd %d (%s, name '%s') matches no listener: closed", from_, s.fd,
+               s.address.c_str(), s.name.c_str());
       ::close(s.fd);
       s.fd = -1;
     }
@@ -99,8 +104,8 @@ class ActivatedSockets {
         if (s.fd < 0 || !match) continue;
         int fd = s.fd;
         s.fd = -1;
-        GEV_INFO("listener %s: serving fd %d (%s) from the service manager", name.c_str(), fd,
-                 s.address.c_str());
+        GEV_INFO("listener %s: serving fd %d (%s) from %s", name.c_str(), fd, s.address.c_str(),
+                 from_);
         return fd;
       }
     }
@@ -109,7 +114,22 @@ class ActivatedSockets {
 
  private:
   std::vector<gev::host::ActivatedSocket> sockets_;
+  const char* from_;
 };
+
+// After a hand-off: serve the open connections until they close or the deadline, then
+// stop (on the acceptor loop).
+void drain_then_stop(gev::Server& server, std::chrono::milliseconds timeout) {
+  server.stop_accepting();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  server.main_loop().run_every(std::chrono::milliseconds(50), [&server, deadline] {
+    size_t open = server.open_connections();
+    bool late = std::chrono::steady_clock::now() >= deadline;
+    if (open != 0 && !late) return;
+    if (open != 0) GEV_WARN("drain deadline passed with %zu connections open: closing them", open);
+    server.stop();
+  });
+}
 
 }  // namespace
 
@@ -143,7 +163,21 @@ int main(int argc, char** argv) {
       if (std::find(used.begin(), used.end(), m) == used.end()) used.push_back(m);
   }
 
-  ActivatedSockets activated;
+  // Inherited listening sockets: from the gev-host we take over from, or from systemd.
+  gev::host::Takeover takeover;
+  if (!o.takeover.empty()) {
+    std::string error;
+    if (!gev::host::request_takeover(o.takeover, &takeover, &error)) {
+      std::fprintf(stderr, "gev-host: --takeover: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  ActivatedSockets activated(
+      o.takeover.empty() ? gev::host::take_activated_sockets() : takeover.sockets,
+      o.takeover.empty() ? "the service manager" : "the previous gev-host");
+  std::unique_ptr<gev::host::HandoffServer> handoff;
+  std::promise<bool> serving;  // set when the loops run (true) or the start failed
+  std::thread confirm;
   gev::Options server_options;
   server_options.loops = o.loops;
   int rc = 0;
@@ -197,8 +231,59 @@ int main(int argc, char** argv) {
     // Readiness for a service manager (Type=notify): the first worker loop's first task
     // after loop_init, so it goes out once run() has opened every listening socket (a
     // failed bind throws before any worker starts, and nothing is sent).
-    server.loops()[0]->queue_in_loop(
-        [] { gev::host::sd_notify("READY=1\nMAINPID=" + std::to_string(::getpid())); });
+    server.loops()[0]->queue_in_loop([&serving] {
+      gev::host::sd_notify("READY=1\nMAINPID=" + std::to_string(::getpid()));
+      serving.set_value(true);
+    });
+    // Our own hand-off socket: a successor may take our listening sockets, and we drain.
+    auto start_handoff = [&] {
+      auto collect = [&server, &metrics] {
+        // Read on the acceptor loop, which owns the listeners. The promise is shared: if
+        // the loop is already stopping, the wait below gives up and the task may run late.
+        auto got = std::make_shared<std::promise<std::vector<gev::host::ActivatedSocket>>>();
+        server.main_loop().run_in_loop([&server, &metrics, got] {
+          std::vector<gev::host::ActivatedSocket> out;
+          for (size_t i = 0; i < metrics.listener_names.size(); ++i) {
+            int fd = server.listen_fd(i);
+            if (fd < 0) {
+              GEV_WARN("hand-off: listener %s has no single socket (reuseport): not passed",
+                       metrics.listener_names[i].c_str());
+              continue;
+            }
+            out.push_back({fd, metrics.listener_names[i], server.address(i).to_string()});
+          }
+          got->set_value(std::move(out));
+        });
+        auto f = got->get_future();
+        if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+          return std::vector<gev::host::ActivatedSocket>{};
+        return f.get();
+      };
+      auto drained = [&server, &o] {
+        server.main_loop().run_in_loop([&server, &o] {
+          drain_then_stop(server, std::chrono::milliseconds(o.drain_timeout_ms));
+        });
+      };
+      handoff = std::make_unique<gev::host::HandoffServer>(o.handoff_socket, collect, drained);
+    };
+    if (takeover.conn >= 0 || !o.handoff_socket.empty()) {
+      confirm = std::thread([&, f = serving.get_future()]() mutable {
+        if (!f.get()) return;  // the start failed: the old process keeps serving
+        if (takeover.conn >= 0) {
+          std::string error;
+          if (gev::host::confirm_takeover(takeover, 10000, &error))
+            GEV_INFO("took over from the gev-host at %s", o.takeover.c_str());
+          else
+            GEV_WARN("%s", error.c_str());
+        }
+        if (o.handoff_socket.empty()) return;
+        try {
+          start_handoff();
+        } catch (const std::exception& e) {
+          GEV_ERROR("%s", e.what());
+        }
+      });
+    }
     server.set_stop_hook([] { gev::host::sd_notify("STOPPING=1"); });
     try {
       server.run();
@@ -206,6 +291,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "gev-host: %s\n", e.what());
       rc = 1;
     }
+    try {
+      serving.set_value(false);  // never served: let the confirming thread go
+    } catch (const std::future_error&) {
+    }
+    if (confirm.joinable()) confirm.join();
+    handoff.reset();  // its thread reads from the server
   }
   return rc;
 }

@@ -77,6 +77,16 @@ class Server {
     loop_exit_hook_ = std::move(hook);
   }
 
+  // Closes every listening socket but keeps serving open connections (a drain: the
+  // process hands its sockets to another, then waits for its clients to finish).
+  // Thread-safe; stop() later ends the rest.
+  void stop_accepting();
+  // Open connections over all listeners. Thread-safe.
+  size_t open_connections() const;
+  // The listening socket of a listener (-1 with reuse_port, before start or after
+  // stop_accepting): to pass to another process, which must dup it (SCM_RIGHTS does).
+  int listen_fd(size_t listener = 0) const;
+
   // Runs on the acceptor loop when a stop begins (stop() or a signal), before listeners
   // close: e.g. to tell a service manager. Set before start().
   void set_stop_hook(std::function<void()> hook) { stop_hook_ = std::move(hook); }

@@ -1,0 +1,172 @@
+// Restart hand-off (--handoff-socket / --takeover) under load: a fleet of clients keeps
+// connecting and exchanging checked lines while gev-host is replaced five times, each new
+// host answering differently from the one before (echo, then prefix_echo, ...).
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host_fixture.h"
+#include "host_process.h"
+#include "test_client.h"
+
+using namespace gev::test;
+
+namespace {
+
+// Generation g answers "x\n" with "x\n" (even g: echo) or "g<g>:x\n" (odd g: prefix_echo).
+std::vector<std::string> generation_args(const ModuleDir& dir, const std::string& listen,
+                                         const std::string& sock, int g) {
+  std::vector<std::string> a = args(dir, "line", g % 2 ? "prefix_echo" : "echo",
+                                    {"--handoff-socket", sock, "--drain-timeout", "10000"});
+  a[3] = listen;  // args() puts the --listen value at index 3
+  if (g % 2) {
+    a.push_back("--module-opt");
+    a.push_back("prefix_echo.prefix=g" + std::to_string(g) + ":");
+  }
+  if (g > 0) {
+    a.push_back("--takeover");
+    a.push_back(sock);
+  }
+  return a;
+}
+
+// Which generation answered `line` with `reply`: -1 if neither form fits.
+int answered_by(const std::string& line, const std::string& reply, int newest) {
+  if (reply == line) return -2;  // an echo generation (even)
+  for (int g = 1; g <= newest; g += 2)
+    if (reply == "g" + std::to_string(g) + ":" + line) return g;
+  return -1;
+}
+
+struct Fleet {
+  std::atomic<bool> stop{false};
+  std::atomic<int> newest{0};
+  std::atomic<long> messages{0}, connections{0};
+  std::mutex mu;
+  std::vector<std::string> errors;
+  void error(std::string e) {
+    std::lock_guard lock(mu);
+    if (errors.size() < 20) errors.push_back(std::move(e));
+  }
+};
+
+// One client: connect, 20 lines one at a time, each reply checked and all from the same
+// generation (a connection stays with the host that accepted it), close; repeat.
+void client(Fleet& f, uint16_t port, int id) {
+  for (int round = 0; !f.stop && round < 100000; ++round) {
+    TestClient c;
+    if (!c.connect(port)) {
+      f.error("client " + std::to_string(id) + ": connect refused");
+      continue;
+    }
+    f.connections++;
+    int first = 0;
+    for (int i = 0; i < 20; ++i) {
+      std::string line =
+          "c" + std::to_string(id) + " r" + std::to_string(round) + " m" + std::to_string(i) + "\n";
+      if (!c.send_all(line)) {
+        f.error("client " + std::to_string(id) + ": send failed (reset?)");
+        break;
+      }
+      int newest = f.newest + 1;  // a host may answer before the test counts it
+      size_t want = line.size();
+      std::string reply = c.recv_exact(want, 5000);
+      // A prefixed reply is longer: read up to its newline.
+      while (!reply.empty() && reply.back() != '\n' && reply.size() < 200) {
+        std::string more = c.recv_exact(1, 5000);
+        if (more.empty()) break;
+        reply += more;
+      }
+      int g = answered_by(line, reply, newest);
+      if (g == -1) {
+        f.error("client " + std::to_string(id) + ": '" + line.substr(0, line.size() - 1) +
+                "' answered with '" + reply + "'" + (c.eof() ? " then EOF" : ""));
+        break;
+      }
+      if (first == 0) first = g;
+      if (g != first) {
+        f.error("client " + std::to_string(id) + ": one connection answered by two hosts");
+        break;
+      }
+      f.messages++;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hand-off: five restarts under load lose, refuse and reset nothing") {
+  ModuleDir dir({"line", "echo", "prefix_echo"});
+  std::string sock = dir.path.string() + "/handoff.sock";
+  std::vector<std::unique_ptr<HostProcess>> hosts;
+  hosts.push_back(
+      std::make_unique<HostProcess>(GEV_HOST_PATH, generation_args(dir, "127.0.0.1:0", sock, 0)));
+  REQUIRE_MESSAGE(hosts[0]->listening(), hosts[0]->log());
+  uint16_t port = hosts[0]->port();
+  std::string listen = "127.0.0.1:" + std::to_string(port);
+  for (int i = 0; i < 50 && !contains(hosts[0]->log(), "hand-off socket"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  Fleet fleet;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) clients.emplace_back(client, std::ref(fleet), port, i);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int g = 1; g <= 5; ++g) {
+    hosts.push_back(
+        std::make_unique<HostProcess>(GEV_HOST_PATH, generation_args(dir, listen, sock, g)));
+    HostProcess& now = *hosts.back();
+    REQUIRE_MESSAGE(now.listening(), now.log());
+    for (int i = 0; i < 250 && !contains(now.log(), "hand-off socket"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE_MESSAGE(contains(now.log(), "took over from"), now.log());
+    fleet.newest = g;
+    // A connection made now is the new host's.
+    TestClient probe(port);
+    std::string want = g % 2 ? "g" + std::to_string(g) + ":probe\n" : "probe\n";
+    REQUIRE(probe.send_all("probe\n"));
+    CHECK(probe.recv_exact(want.size(), 5000) == want);
+    // The old host drains (its clients finish their 20 lines) and exits by itself.
+    HostProcess& old = *hosts[hosts.size() - 2];
+    CHECK_MESSAGE(old.wait_exit(15000) == 0, old.log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  fleet.stop = true;
+  for (auto& t : clients) t.join();
+  for (const auto& e : fleet.errors) FAIL_CHECK(e);
+  CHECK(fleet.errors.empty());
+  CHECK(fleet.messages.load() > 1000);
+  MESSAGE("hand-off: 5 restarts, " << fleet.connections.load() << " connections, "
+                                   << fleet.messages.load() << " checked replies, "
+                                   << fleet.errors.size() << " errors");
+}
+
+TEST_CASE("hand-off: a successor that fails to start leaves the old host serving") {
+  ModuleDir dir({"line", "echo"});
+  std::string sock = dir.path.string() + "/handoff.sock";
+  HostProcess old(GEV_HOST_PATH, generation_args(dir, "127.0.0.1:0", sock, 0));
+  REQUIRE_MESSAGE(old.listening(), old.log());
+  TestClient before(old.port());
+  for (int i = 0; i < 50 && !contains(old.log(), "hand-off socket"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The successor takes the sockets, then cannot bind its admin address (held here):
+  // it exits 1 without saying READY.
+  std::vector<std::string> bad = args(dir, "line", "echo", {"--takeover", sock});
+  bad[1] = "127.0.0.1:" + std::to_string(old.port());  // --admin on a port in use
+  HostProcess failed(GEV_HOST_PATH, bad, 5000);
+  CHECK(failed.wait_exit(10000) == 1);
+  CHECK(contains(failed.log(), "socket from the previous gev-host"));
+  for (int i = 0; i < 100 && !contains(old.log(), "still serving"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(contains(old.log(), "never said READY): still serving"));
+  CHECK(before.echo("still the old one\n") == "still the old one\n");
+  TestClient after(old.port());
+  CHECK(after.echo("new connections too\n") == "new connections too\n");
+  CHECK(old.wait_exit(200) == -1);
+}

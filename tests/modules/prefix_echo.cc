@@ -1,0 +1,25 @@
+// prefix_echo: echo with a prefix (option prefix, default "v2:"), the "new build" whose
+// replies differ from echo's in the hand-off and reload tests.
+#include <gev/sdk/cpp/module.h>
+
+#include <string>
+
+namespace {
+class PrefixEcho : public gev::sdk::Handler {
+ public:
+  explicit PrefixEcho(const gev::sdk::Config& cfg) {
+    cfg.allow_only({"prefix"});
+    prefix_ = cfg.get("prefix", "v2:");
+  }
+  gev_status on_message(gev::sdk::Conn c, const gev_frame& msg, gev_frame&) override {
+    std::string reply = prefix_;
+    reply += gev::sdk::view(msg.data);
+    return c.send(reply, msg.type);  // copied by the host
+  }
+
+ private:
+  std::string prefix_;
+};
+}  // namespace
+
+GEV_HANDLER_MODULE(PrefixEcho, "prefix_echo", "1.0.0")
