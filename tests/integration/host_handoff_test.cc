@@ -170,3 +170,27 @@ TEST_CASE("hand-off: a successor that fails to start leaves the old host serving
   CHECK(after.echo("new connections too\n") == "new connections too\n");
   CHECK(old.wait_exit(200) == -1);
 }
+
+TEST_CASE("hand-off: the drain deadline closes a connection that never finishes") {
+  ModuleDir dir({"line", "echo"});
+  std::string sock = dir.path.string() + "/handoff.sock";
+  std::vector<std::string> first = generation_args(dir, "127.0.0.1:0", sock, 0);
+  first[first.size() - 1] = "300";  // --drain-timeout 300 ms (the last argument pair)
+  HostProcess old(GEV_HOST_PATH, first);
+  REQUIRE_MESSAGE(old.listening(), old.log());
+  std::string listen = "127.0.0.1:" + std::to_string(old.port());
+  TestClient lingering(old.port());
+  REQUIRE(lingering.echo("hello\n") == "hello\n");
+  for (int i = 0; i < 50 && !contains(old.log(), "hand-off socket"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::vector<std::string> second = generation_args(dir, listen, sock, 2);  // echo again
+  HostProcess next(GEV_HOST_PATH, second);
+  REQUIRE_MESSAGE(next.listening(), next.log());
+  // The idle client holds the old host past its deadline; then it is closed, and the old
+  // host exits 0.
+  CHECK(lingering.wait_closed(5000));
+  CHECK_MESSAGE(old.wait_exit(5000) == 0, old.log());
+  CHECK(contains(old.log(), "drain deadline passed with 1 connections open"));
+  TestClient fresh(next.port());
+  CHECK(fresh.echo("served by the successor\n") == "served by the successor\n");
+}
