@@ -58,18 +58,21 @@ uint64_t api_output_size(const gev_conn* c) {
   return conn_of(c)->write_buffer_size();
 }
 
-gev_status api_send(gev_conn* c, const gev_frame* msg) noexcept {
-  Connection* conn = conn_of(c);
-  if (!msg || msg->size < sizeof(gev_frame)) return GEV_ERR_INVALID;
-  if (!conn->connected()) return GEV_ERR_CLOSED;
+// send and send_to once the connection is found (msg checked by the caller).
+gev_status send_frame(Connection& conn, const gev_frame& msg) noexcept {
   try {
-    conn->send(Frame{{msg->data.ptr, static_cast<size_t>(msg->data.len)},
-                     msg->type,
-                     {msg->meta.ptr, static_cast<size_t>(msg->meta.len)}});
+    conn.send(frame_of(msg));
   } catch (...) {
     return GEV_ERR_NOMEM;
   }
   return GEV_OK;
+}
+
+gev_status api_send(gev_conn* c, const gev_frame* msg) noexcept {
+  Connection* conn = conn_of(c);
+  if (!msg || msg->size < sizeof(gev_frame)) return GEV_ERR_INVALID;
+  if (!conn->connected()) return GEV_ERR_CLOSED;
+  return send_frame(*conn, *msg);
 }
 
 // A single piece of output larger than this is refused (GEV_ERR_NOMEM / nullptr):
@@ -177,14 +180,7 @@ gev_status api_send_to(gev_host* h, uint64_t id, const gev_frame* msg) noexcept 
   if (!h || !msg || msg->size < sizeof(gev_frame)) return GEV_ERR_INVALID;
   std::shared_ptr<Connection> conn = self(h).conns.find(id);
   if (!conn) return GEV_ERR_CLOSED;
-  try {
-    conn->send(Frame{{msg->data.ptr, static_cast<size_t>(msg->data.len)},
-                     msg->type,
-                     {msg->meta.ptr, static_cast<size_t>(msg->meta.len)}});
-  } catch (...) {
-    return GEV_ERR_NOMEM;
-  }
-  return GEV_OK;
+  return send_frame(*conn, *msg);
 }
 
 }  // namespace

@@ -79,6 +79,12 @@ inline EventLoop* loop_of(gev_loop* l) {
 inline gev_loop* handle_of(EventLoop& l) {
   return reinterpret_cast<gev_loop*>(&l);
 }
+// The core's view of an ABI frame: the same bytes, no copy.
+inline Frame frame_of(const gev_frame& f) {
+  return Frame{{f.data.ptr, static_cast<size_t>(f.data.len)},
+               f.type,
+               {f.meta.ptr, static_cast<size_t>(f.meta.len)}};
+}
 inline ConnSlot* slot_of(const Connection& c) {
   return static_cast<ConnSlot*>(c.protocol_state());
 }

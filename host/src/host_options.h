@@ -43,8 +43,8 @@ struct HostOptions {
   std::filesystem::path module_dir;      // empty: <exe>/../lib/gev/modules
   std::map<std::string, std::map<std::string, std::string>> module_opts;  // module -> key -> value
   LogLevel log_level = LogLevel::kInfo;
-  std::string handoff_socket;        // unix socket where a successor can ask for our sockets
-  std::string takeover;              // unix socket of a running gev-host to take over from
+  std::string handoff_socket;         // unix socket where a successor can ask for our sockets
+  std::string takeover;               // unix socket of a running gev-host to take over from
   uint64_t drain_timeout_ms = 30000;  // after a hand-off: how long old connections may stay
 };
 

@@ -56,8 +56,7 @@ DecodeResult Pipeline::decode(Connection& c, std::span<const uint8_t> in) {
   protocol_->decode(protocol_state_, handle_of(c), slot->protocol_state, view(in), &r);
   switch (r.status) {
     case GEV_DECODE_FRAME:
-      return DecodeResult::frame_of(static_cast<size_t>(r.consumed),
-                                    Frame{span(r.frame.data), r.frame.type, span(r.frame.meta)});
+      return DecodeResult::frame_of(static_cast<size_t>(r.consumed), frame_of(r.frame));
     case GEV_DECODE_NEED_MORE:
       return DecodeResult::need_more(static_cast<size_t>(r.consumed));
     default:
@@ -81,7 +80,7 @@ std::span<const uint8_t> Pipeline::on_message(Connection& c, const Frame& f) {
   // The core sends the reply with the request's type and meta (the common case); a
   // different type or meta goes out through send().
   if (reply.data.ptr && (reply.type != f.type || reply.meta.ptr != msg.meta.ptr)) {
-    c.send(Frame{span(reply.data), reply.type, span(reply.meta)});
+    c.send(frame_of(reply));
     return {};
   }
   return span(reply.data);
