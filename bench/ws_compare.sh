@@ -96,132 +96,15 @@ if ((${#ONLY[@]} > 0)); then
   SCEN_NAMES=("${ONLY[@]}")
 fi
 
-# Command prefixes that pin the server and the load to their own cores.
-SRV_PIN=(taskset -c "$SERVER_CPU")
-LOAD_PIN=(taskset -c "$LOAD_CPU")
-if (($(nproc) < 2)) || ! command -v taskset >/dev/null; then
-  echo "ws_compare: warning: fewer than 2 cores or no taskset; not pinning" >&2
-  SRV_PIN=()
-  LOAD_PIN=()
-fi
-
-runs=$((ROUNDS * ${#NAMES[@]} * ${#SCEN_NAMES[@]}))
-total=$(awk -v n="$runs" -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", n * (d + w + 1) }')
-echo "ws_compare: $ROUNDS rounds x ${#NAMES[@]} contenders (${NAMES[*]}) x" \
-  "${#SCEN_NAMES[@]} scenarios x (${DURATION}+${WARMUP}+~1 s) = ~${total} s" >&2
-
-# Server ports stay below the ephemeral range so client ports never collide.
-PORT=$((20000 + RANDOM % 10000))
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port() {
-  PORT=$((PORT + 1))
-  ((PORT < 32000)) || PORT=20000
-  while port_in_use "$PORT"; do PORT=$((PORT + 1)); done
-}
-
-SERVER_PID=""
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 20); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
-trap 'exit 130' INT TERM
-
-json_get() {  # json_get KEY JSON
-  grep -o "\"$1\": [-0-9.eE+]*" <<<"$2" | awk '{ print $2 }'
-}
-
-declare -A TPUT NSMSG P99 OK FAIL
-ERRLOG=$(mktemp)
-trap 'stop_server; rm -f "$ERRLOG"' EXIT
-
-# Runs one contender under one scenario; appends results to the tables.
-run_one() {
-  local name=$1 scen=$2 key="$2|$1"
-  next_port
-  "${SRV_PIN[@]}" "$HOST" --listen "127.0.0.1:$PORT" --loops 1 --admin off --log-level warn \
-    --protocol "${PROTO[$name]}" --handler echo >/dev/null 2>"$ERRLOG" &
-  SERVER_PID=$!
-  local ready=0
-  for _ in $(seq 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    if port_in_use "$PORT"; then ready=1; break; fi
-    sleep 0.05
-  done
-  local out="" rc=0
-  if ((ready)); then
-    # shellcheck disable=SC2086  # scenario and contender args are meant to split
-    out=$(timeout $((${DURATION%.*} + ${WARMUP%.*} + 30)) \
-      "${LOAD_PIN[@]}" "$LOAD" --port "$PORT" ${SCEN_ARGS[$scen]} ${LOAD_ARGS[$name]} \
-      --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID" \
-      --json 2>>"$ERRLOG") || rc=$?
-  else
-    rc=-1
-    echo "ws_compare: $name did not listen on port $PORT within 5 s" >&2
-  fi
-  stop_server
-  local tput ns p99
-  tput=$(json_get 'msgs/s' "$out")
-  ns=$(json_get server_cpu_ns_per_msg "$out")
-  p99=$(json_get p99_us "$out")
-  if ((rc != 0)) || [[ -z $tput || -z $ns ]]; then
-    FAIL[$key]=$((${FAIL[$key]:-0} + 1))
-    echo "  $scen $name: FAILED (rc=$rc)" >&2
-    tail -n 5 "$ERRLOG" | sed 's/^/    /' >&2
-    return
-  fi
-  TPUT[$key]+="$tput "
-  NSMSG[$key]+="$ns "
-  P99[$key]+="$p99 "
-  OK[$key]=$((${OK[$key]:-0} + 1))
-  echo "  $scen $name: msgs/s=$tput server_ns/msg=$ns p99_us=$p99" >&2
-}
-
-for ((r = 1; r <= ROUNDS; r++)); do
-  echo "round $r/$ROUNDS" >&2
-  for scen in "${SCEN_NAMES[@]}"; do
-    for name in "${NAMES[@]}"; do
-      run_one "$name" "$scen"
-    done
-  done
+PROG=ws_compare
+declare -A CMDS=()
+for n in "${NAMES[@]}"; do
+  CMDS[$n]="$HOST --listen 127.0.0.1:{port} --loops 1 --admin off --log-level warn \
+--protocol ${PROTO[$n]} --handler echo"
 done
-
-median() {  # median of whitespace-separated numbers; empty if none
-  tr ' ' '\n' <<<"$1" | grep . | sort -g |
-    awk '{ a[NR] = $1 } END { if (NR == 0) exit;
-      if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-ratio() {  # ratio A B -> A/B with 2 decimals, "n/a" if unknown
-  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a";
-    else printf "%.2f", a / b }'
-}
-
-echo "WebSocket vs raw echo on gev-host: $ROUNDS rounds, ${DURATION} s (+${WARMUP} s warmup)" \
-  "per run, server on cpu $SERVER_CPU, gev-load on cpu $LOAD_CPU, $KIND frames;" \
-  "medians, ratios vs $BASELINE."
-echo
-echo "| scenario | contender | msgs/s | msgs/s vs $BASELINE | server ns/msg | ns/msg vs $BASELINE | p99 us | ok/failed |"
-echo "|---|---|---:|---:|---:|---:|---:|---|"
-failed=0
-for scen in "${SCEN_NAMES[@]}"; do
-  base_t=$(median "${TPUT[$scen|$BASELINE]:-}")
-  base_n=$(median "${NSMSG[$scen|$BASELINE]:-}")
-  for name in "${NAMES[@]}"; do
-    key="$scen|$name"
-    t=$(median "${TPUT[$key]:-}")
-    n=$(median "${NSMSG[$key]:-}")
-    p=$(median "${P99[$key]:-}")
-    f=${FAIL[$key]:-0}
-    ((f == 0)) || failed=1
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s/%s |\n' "$scen" "$name" \
-      "${t:-n/a}" "$(ratio "$t" "$base_t")" "${n:-n/a}" "$(ratio "$n" "$base_n")" \
-      "${p:-n/a}" "${OK[$key]:-0}" "$f"
-  done
-done
-exit "$failed"
+# shellcheck source=compare_lib.sh
+source "$(dirname "$0")/compare_lib.sh"
+compare_run
+compare_table "WebSocket vs raw echo on gev-host: $ROUNDS rounds, ${DURATION} s (+${WARMUP} s\
+ warmup) per run, server on cpu $SERVER_CPU, gev-load on cpu $LOAD_CPU, $KIND frames;\
+ medians, ratios vs $BASELINE." contender
