@@ -44,7 +44,7 @@ Server::Server(Handler& handler, Options options, Protocol* protocol) : Server(o
 }
 
 size_t Server::add_listener(Handler& handler, Options options, Protocol* protocol) {
-  if (started_.load()) throw std::logic_error("gev: add_listener after start");
+  if (stop_requested_.load()) throw std::logic_error("gev: add_listener during a stop");
   auto entry = std::make_unique<ListenerEntry>();
   options.loops = options_.loops;
   if (options.listen_fd >= 0) options.reuse_port = false;  // one socket: the adopted one
@@ -55,8 +55,48 @@ size_t Server::add_listener(Handler& handler, Options options, Protocol* protoco
     protocol = entry->own_protocol.get();
   }
   entry->service = std::make_unique<detail::Service>(*protocol, handler, options, options_.loops);
-  listeners_.push_back(std::move(entry));
-  return listeners_.size() - 1;
+  if (!started_.load()) {
+    std::lock_guard lock(listeners_mu_);
+    listeners_.push_back(std::move(entry));
+    return listeners_.size() - 1;
+  }
+  open_listeners(*entry);  // throws before anything is shared
+  ListenerEntry& e = *entry;
+  size_t index;
+  {
+    std::lock_guard lock(listeners_mu_);
+    listeners_.push_back(std::move(entry));
+    index = listeners_.size() - 1;
+  }
+  start_listeners(e);
+  return index;
+}
+
+void Server::remove_listener(size_t listener, std::function<void()> done) {
+  ListenerEntry& e = entry(listener);
+  if (!started_.load()) return;
+  main_loop_->run_in_loop([this, &e, done = std::move(done)] {
+    stop_listeners(e);
+    GEV_INFO("closed listener %s", e.bound.to_string().c_str());
+    if (!done) return;
+    // A connection accepted before the stop is queued on its loop (reuse_port: the stop
+    // itself is): one more task on every loop comes after all of them.
+    auto left = std::make_shared<std::atomic<size_t>>(loop_ptrs_.size());
+    for (EventLoop* loop : loop_ptrs_)
+      loop->queue_in_loop([left, done] {
+        if (left->fetch_sub(1) == 1) done();
+      });
+  });
+}
+
+size_t Server::listener_count() const {
+  std::lock_guard lock(listeners_mu_);
+  return listeners_.size();
+}
+
+Server::ListenerEntry& Server::entry(size_t listener) const {
+  std::lock_guard lock(listeners_mu_);
+  return *listeners_.at(listener);
 }
 
 Server::~Server() {
@@ -65,14 +105,15 @@ Server::~Server() {
 }
 
 const SocketAddress& Server::address(size_t listener) const {
-  return listeners_.at(listener)->bound;
+  return entry(listener).bound;
 }
 
 const Options& Server::listener_options(size_t listener) const {
-  return listeners_.at(listener)->service->options;
+  return entry(listener).service->options;
 }
 
 void Server::listen() {
+  std::lock_guard lock(listeners_mu_);
   try {
     for (auto& entry : listeners_) open_listeners(*entry);
   } catch (...) {
@@ -81,16 +122,28 @@ void Server::listen() {
     started_ = false;
     throw;
   }
-  for (auto& entry : listeners_) {
-    const Options& o = entry->service->options;
-    for (size_t i = 0; i < entry->sockets.size(); ++i) {
-      EventLoop& owner = o.reuse_port ? *loop_ptrs_[i] : *main_loop_;
-      detail::Listener* l = entry->sockets[i].get();
-      owner.queue_in_loop([l] { l->start(); });
-    }
-    GEV_INFO("listening on %s (%zu loops%s)", entry->bound.to_string().c_str(), options_.loops,
-             o.reuse_port ? ", SO_REUSEPORT" : "");
+  for (auto& entry : listeners_) start_listeners(*entry);
+}
+
+void Server::start_listeners(ListenerEntry& entry) {
+  const Options& o = entry.service->options;
+  for (size_t i = 0; i < entry.sockets.size(); ++i) {
+    EventLoop& owner = o.reuse_port ? *loop_ptrs_[i] : *main_loop_;
+    detail::Listener* l = entry.sockets[i].get();
+    owner.queue_in_loop([l] { l->start(); });
   }
+  GEV_INFO("listening on %s (%zu loops%s)", entry.bound.to_string().c_str(), options_.loops,
+           o.reuse_port ? ", SO_REUSEPORT" : "");
+}
+
+// On the acceptor loop. A reuse_port socket belongs to its own loop.
+void Server::stop_listeners(ListenerEntry& entry) {
+  if (!entry.service->options.reuse_port) {
+    if (!entry.sockets.empty()) entry.sockets[0]->stop();
+    return;
+  }
+  for (size_t i = 0; i < entry.sockets.size(); ++i)
+    loop_ptrs_[i]->run_in_loop([l = entry.sockets[i].get()] { l->stop(); });
 }
 
 void Server::open_listeners(ListenerEntry& entry) {
@@ -145,11 +198,20 @@ void Server::run() {
   std::unique_ptr<detail::SignalWatcher> signals;
   if (options_.handle_signals) {
     try {
-      signals = std::make_unique<detail::SignalWatcher>(*main_loop_, [this](int signo) {
-        GEV_INFO("signal %d: stopping", signo);
-        stop();
-      });
+      signals = std::make_unique<detail::SignalWatcher>(
+          *main_loop_,
+          [this](int signo) {
+            if (signo == SIGHUP) {
+              GEV_INFO("signal %d (SIGHUP)", signo);
+              hangup_hook_();
+              return;
+            }
+            GEV_INFO("signal %d: stopping", signo);
+            stop();
+          },
+          static_cast<bool>(hangup_hook_));
     } catch (...) {
+      std::lock_guard lock(listeners_mu_);
       for (auto& entry : listeners_) entry->sockets.clear();
       started_ = false;
       throw;
@@ -222,24 +284,20 @@ void Server::stop() {
 void Server::stop_accepting() {
   if (!started_.load()) return;
   main_loop_->run_in_loop([this] {
-    for (auto& entry : listeners_) {
-      if (!entry->service->options.reuse_port) {
-        if (!entry->sockets.empty()) entry->sockets[0]->stop();
-        continue;
-      }
-      for (size_t i = 0; i < entry->sockets.size(); ++i)
-        loop_ptrs_[i]->run_in_loop([l = entry->sockets[i].get()] { l->stop(); });
-    }
+    std::lock_guard lock(listeners_mu_);
+    for (auto& entry : listeners_) stop_listeners(*entry);
   });
 }
 
 size_t Server::open_connections() const {
+  std::lock_guard lock(listeners_mu_);
   size_t n = 0;
   for (const auto& entry : listeners_) n += entry->service->live.load(std::memory_order_relaxed);
   return n;
 }
 
 int Server::listen_fd(size_t listener) const {
+  std::lock_guard lock(listeners_mu_);
   if (listener >= listeners_.size()) return -1;
   const ListenerEntry& e = *listeners_[listener];
   if (e.service->options.reuse_port || e.sockets.empty()) return -1;
@@ -248,19 +306,27 @@ int Server::listen_fd(size_t listener) const {
 
 void Server::begin_stop() {
   if (stop_hook_) stop_hook_();
-  for (auto& entry : listeners_) GEV_INFO("stopping %s", entry->bound.to_string().c_str());
   int64_t deadline = main_loop_->now_ns() + std::chrono::nanoseconds(options_.stop_timeout).count();
   stopping_.store(true, std::memory_order_relaxed);
-  for (auto& entry : listeners_)
-    if (!entry->service->options.reuse_port && !entry->sockets.empty()) entry->sockets[0]->stop();
+  {
+    std::lock_guard lock(listeners_mu_);
+    for (auto& entry : listeners_) {
+      GEV_INFO("stopping %s", entry->bound.to_string().c_str());
+      if (!entry->service->options.reuse_port && !entry->sockets.empty())
+        entry->sockets[0]->stop();
+    }
+  }
   for (size_t i = 0; i < loops_.size(); ++i)
     loops_[i]->run_in_loop([this, i, deadline] { drain(i, deadline); });
 }
 
 void Server::drain(size_t i, int64_t deadline_ns) {
   EventLoop& loop = *loops_[i];
-  for (auto& entry : listeners_)
-    if (entry->service->options.reuse_port) entry->sockets[i]->stop();
+  {
+    std::lock_guard lock(listeners_mu_);
+    for (auto& entry : listeners_)
+      if (entry->service->options.reuse_port && i < entry->sockets.size()) entry->sockets[i]->stop();
+  }
   loop.for_each_connection([](Connection& c) { c.close_after_flush(CloseReason::kServerStop); });
   if (loop.connection_count() == 0) {
     if (loop_exit_hook_) loop_exit_hook_(loop);
@@ -287,8 +353,11 @@ void Server::worker_done() {
 void Server::finish() {
   for (auto& t : threads_) t.join();
   threads_.clear();
-  for (auto& entry : listeners_) entry->sockets.clear();
-  GEV_INFO("stopped %s", listeners_.empty() ? "" : listeners_[0]->bound.to_string().c_str());
+  {
+    std::lock_guard lock(listeners_mu_);
+    for (auto& entry : listeners_) entry->sockets.clear();
+    GEV_INFO("stopped %s", listeners_.empty() ? "" : listeners_[0]->bound.to_string().c_str());
+  }
   std::lock_guard lock(done_mu_);
   done_ = true;
   done_cv_.notify_all();
@@ -317,7 +386,7 @@ void Server::cancel(TimerId id) {
 }
 
 Stats Server::stats(size_t listener) const {
-  const detail::Service& svc = *listeners_.at(listener)->service;
+  const detail::Service& svc = *entry(listener).service;
   Stats s;
   uint64_t opened = 0, closed = 0;
   for (size_t i = 0; i < svc.counter_slots; ++i) {
@@ -358,6 +427,8 @@ const char* to_string(CloseReason r) {
       return "decode_error";
     case CloseReason::kServerStop:
       return "server_stop";
+    case CloseReason::kDrainTimeout:
+      return "drain_timeout";
     case CloseReason::kCount:
       break;
   }

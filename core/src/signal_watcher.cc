@@ -27,8 +27,8 @@ void on_signal(int signo) {
 }
 }  // namespace
 
-SignalWatcher::SignalWatcher(EventLoop& loop, std::function<void(int)> cb)
-    : loop_(loop), on_signal_(std::move(cb)) {
+SignalWatcher::SignalWatcher(EventLoop& loop, std::function<void(int)> cb, bool hangup)
+    : loop_(loop), on_signal_(std::move(cb)), hangup_(hangup) {
   if (::pipe(fds_) < 0) throw std::system_error(errno, std::generic_category(), "pipe");
   for (int fd : fds_) {
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -41,12 +41,14 @@ SignalWatcher::SignalWatcher(EventLoop& loop, std::function<void(int)> cb)
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &sa, &old_int_);
   ::sigaction(SIGTERM, &sa, &old_term_);
+  if (hangup_) ::sigaction(SIGHUP, &sa, &old_hup_);
   loop_.add_io(fds_[0], kReadable, this);
 }
 
 SignalWatcher::~SignalWatcher() {
   ::sigaction(SIGINT, &old_int_, nullptr);
   ::sigaction(SIGTERM, &old_term_, nullptr);
+  if (hangup_) ::sigaction(SIGHUP, &old_hup_, nullptr);
   g_write_fd.store(-1);
   loop_.remove_io(fds_[0], kReadable);
   ::close(fds_[0]);

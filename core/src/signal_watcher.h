@@ -1,4 +1,5 @@
-// SignalWatcher: turns SIGINT/SIGTERM into a callback on a loop (self-pipe; portable).
+// SignalWatcher: turns SIGINT/SIGTERM (and SIGHUP when asked) into a callback on a loop
+// (self-pipe; portable).
 // One per process at a time; the previous handlers come back when it is destroyed.
 #pragma once
 
@@ -11,7 +12,7 @@ namespace gev::detail {
 
 class SignalWatcher final : public IoHandler {
  public:
-  SignalWatcher(EventLoop& loop, std::function<void(int signo)> on_signal);
+  SignalWatcher(EventLoop& loop, std::function<void(int signo)> on_signal, bool hangup = false);
   ~SignalWatcher();
   SignalWatcher(const SignalWatcher&) = delete;
   SignalWatcher& operator=(const SignalWatcher&) = delete;
@@ -23,6 +24,8 @@ class SignalWatcher final : public IoHandler {
   std::function<void(int)> on_signal_;
   struct sigaction old_int_ {};
   struct sigaction old_term_ {};
+  struct sigaction old_hup_ {};
+  bool hangup_;
 };
 
 }  // namespace gev::detail

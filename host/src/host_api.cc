@@ -4,12 +4,31 @@
 
 #include <gev/log.h>
 
+#include "loaded_module.h"
+
 #include <algorithm>
 #include <cstring>
 
 namespace gev::host {
 
 namespace {
+
+// A module's timer or task: runs fn(arg) in the scope of the module that started it,
+// holding that module (so it is not unloaded first) unless it was started without a
+// hold (during create, loop_init, loop_fini or destroy).
+struct ModuleTask {
+  gev_task_fn fn;
+  void* arg;
+  LoadedModule* module;
+  std::shared_ptr<LoadedModule> hold;
+  void operator()() const {
+    ModuleScope scope(hold ? hold.get() : module, hold != nullptr);
+    fn(arg);
+  }
+};
+ModuleTask bind_to_module(gev_task_fn fn, void* arg) {
+  return ModuleTask{fn, arg, ModuleScope::module(), ModuleScope::hold()};
+}
 
 ModuleHost& self(gev_host* h) {
   return *reinterpret_cast<ModuleHost*>(h);
@@ -124,7 +143,7 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
   // An owned timer must run on its connection's loop, where close cancels it.
   if (owner && &conn_of(owner)->loop() != loop) return 0;
   TimerId id;
-  auto task = [fn, arg] { fn(arg); };
+  auto task = bind_to_module(fn, arg);
   if (interval_ns == 0) {
     id = loop->run_after(std::chrono::nanoseconds(delay_ns), task);
   } else {
@@ -133,6 +152,9 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
   }
   if (owner) {
     if (ConnSlot* s = slot_of(*conn_of(owner))) s->timers.push_back(id);
+  } else if (LoadedModule* m = ModuleScope::module(); m && !task.hold) {
+    // A per-loop timer (started in loop_init, say): cancelled after loop_fini.
+    if (loop->index() < m->loop_timers.size()) m->loop_timers[loop->index()].push_back(id);
   }
   return id;
 }
@@ -152,7 +174,7 @@ uint32_t api_loop_index(const gev_loop* l) {
 }
 gev_status api_post(gev_loop* l, gev_task_fn fn, void* arg) {
   if (!l || !fn) return GEV_ERR_INVALID;
-  loop_of(l)->queue_in_loop([fn, arg] { fn(arg); });
+  loop_of(l)->queue_in_loop(bind_to_module(fn, arg));
   return GEV_OK;
 }
 void api_for_each_conn(gev_host* h, gev_loop* l, void (*fn)(gev_conn*, void*), void* arg) {

@@ -18,8 +18,11 @@
 
 namespace gev::host {
 
+class Pipeline;
+
 // Host state per connection, kept in the connection's protocol_state slot.
 struct ConnSlot {
+  std::shared_ptr<Pipeline> pipeline;  // the generation serving it, for its whole life
   void* protocol_state = nullptr;      // what the protocol's conn_open returned
   void* handler_context = nullptr;     // conn_get_context / conn_set_context
   std::vector<gev_timer_id> timers;    // owned timers, cancelled at close
@@ -54,10 +57,9 @@ class ConnRegistry {
 struct ModuleHost {
   std::string module_name;
   gev_host_api api{};               // this module's copy of the table (api.host == this)
-  std::vector<EventLoop*> loops;    // the host's worker loops
+  std::vector<EventLoop*> loops;    // the host's worker loops (set before create)
   std::deque<Metric> metrics;       // stable addresses; defined only during create
   std::atomic<bool> frozen{false};  // set after create: no more metric_define
-  const void* pipeline = nullptr;   // set when a listener uses this module as its handler
   ConnRegistry conns;               // connections this module serves as their handler
 };
 

@@ -80,7 +80,14 @@ std::string apply_section_key(const std::string& key, const std::string& value,
 
 }  // namespace
 
-int parse_host_options(int argc, char** argv, HostOptions& o) {
+int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error_out) {
+  auto fail = [error_out](const std::string& msg) {
+    if (error_out)
+      *error_out = msg;
+    else
+      std::fprintf(stderr, "gev-host: %s\n", msg.c_str());
+    return 2;
+  };
   ListenerConfig cli{"main", "127.0.0.1:1833", "raw", "echo"};
   std::string log_level = "info";
   std::vector<std::string> module_opts;
@@ -113,7 +120,8 @@ int parse_host_options(int argc, char** argv, HostOptions& o) {
       "takeover", po::value(&o.takeover),
       "take the listening sockets of the gev-host serving --handoff-socket PATH")(
       "drain-timeout", po::value(&o.drain_timeout_ms)->default_value(o.drain_timeout_ms),
-      "after handing off: ms to let open connections finish before closing them");
+      "after a hand-off or a reload: ms to let connections served by the old host or "
+      "module generation finish before closing them");
   po::variables_map vm;
   std::map<std::string, ListenerConfig> file_listeners;
   std::vector<std::string> order;
@@ -123,26 +131,20 @@ int parse_host_options(int argc, char** argv, HostOptions& o) {
       config_file = vm["config"].as<std::string>();
       std::ifstream in(config_file);
       if (!in) {
-        std::fprintf(stderr, "gev-host: --config: cannot read '%s'\n", config_file.c_str());
-        return 2;
+        return fail("--config: cannot read '" + config_file + "'");
       }
       po::parsed_options parsed = po::parse_config_file(in, desc, /*allow_unregistered=*/true);
       for (const po::option& opt : parsed.options) {
         if (!opt.unregistered) continue;
         std::string value = opt.value.empty() ? "" : opt.value[0];
         std::string error = apply_section_key(opt.string_key, value, file_listeners, order, o);
-        if (!error.empty()) {
-          std::fprintf(stderr, "gev-host: %s: %s\n", config_file.c_str(), error.c_str());
-          return 2;
-        }
+        if (!error.empty()) return fail(config_file + ": " + error);
       }
       po::store(parsed, vm);  // command-line values stored first win
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    std::fprintf(stderr, "gev-host: %s%s%s\n", config_file.empty() ? "" : config_file.c_str(),
-                 config_file.empty() ? "" : ": ", e.what());
-    return 2;
+    return fail((config_file.empty() ? "" : config_file + ": ") + e.what());
   }
   if (vm.count("help")) {
     std::cout << desc << "\n";
@@ -153,25 +155,19 @@ int parse_host_options(int argc, char** argv, HostOptions& o) {
     return -1;
   }
   if (!parse_log_level(log_level.c_str(), &o.log_level)) {
-    std::fprintf(stderr,
-                 "gev-host: --log-level: '%s' is not one of trace, debug, info, warn, error, off\n",
-                 log_level.c_str());
-    return 2;
+    return fail("--log-level: '" + log_level +
+                "' is not one of trace, debug, info, warn, error, off");
   }
   // Program_options reads "-1" into an unsigned as a huge number: bound what matters.
   if (o.loops > 1024) {
-    std::fprintf(stderr, "gev-host: --loops: %zu is not between 0 and 1024\n", o.loops);
-    return 2;
+    return fail("--loops: " + std::to_string(o.loops) + " is not between 0 and 1024");
   }
   if (cli.idle_timeout_ms > (uint64_t{1} << 40)) {
-    std::fprintf(stderr, "gev-host: --idle-timeout: %llu ms is out of range\n",
-                 static_cast<unsigned long long>(cli.idle_timeout_ms));
-    return 2;
+    return fail("--idle-timeout: " + std::to_string(cli.idle_timeout_ms) + " ms is out of range");
   }
   for (const std::string& kv : module_opts) {
     if (!add_module_opt(kv, o)) {
-      std::fprintf(stderr, "gev-host: --module-opt: '%s' is not NAME.KEY=VALUE\n", kv.c_str());
-      return 2;
+      return fail("--module-opt: '" + kv + "' is not NAME.KEY=VALUE");
     }
   }
   for (const std::string& name : order) {
@@ -179,9 +175,7 @@ int parse_host_options(int argc, char** argv, HostOptions& o) {
     for (const char* field : {"listen", "protocol", "handler"}) {
       const std::string& v = field[0] == 'l' ? l.listen : field[0] == 'p' ? l.protocol : l.handler;
       if (v.empty()) {
-        std::fprintf(stderr, "gev-host: %s: [listener.%s] needs '%s'\n", config_file.c_str(),
-                     name.c_str(), field);
-        return 2;
+        return fail(config_file + ": [listener." + name + "] needs '" + field + "'");
       }
     }
     o.listeners.push_back(l);

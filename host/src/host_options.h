@@ -34,6 +34,7 @@ struct ListenerConfig {
   bool reuse_port = false;
   uint64_t idle_timeout_ms = 0;
   uint64_t max_connections = 0;
+  bool operator==(const ListenerConfig&) const = default;
 };
 
 struct HostOptions {
@@ -45,12 +46,13 @@ struct HostOptions {
   LogLevel log_level = LogLevel::kInfo;
   std::string handoff_socket;         // unix socket where a successor can ask for our sockets
   std::string takeover;               // unix socket of a running gev-host to take over from
-  uint64_t drain_timeout_ms = 30000;  // after a hand-off: how long old connections may stay
+  uint64_t drain_timeout_ms = 30000;  // after a hand-off or reload: how long old connections stay
 };
 
 // Parses argv (and --config). Returns 0 to go on; -1 after --help/--version (exit 0);
-// otherwise the exit code, after printing the offending option or file line to stderr.
-int parse_host_options(int argc, char** argv, HostOptions& out);
+// otherwise the exit code, after printing the offending option or file line to stderr
+// (or storing it in *error, without the "gev-host: " prefix: a reload re-reads this way).
+int parse_host_options(int argc, char** argv, HostOptions& out, std::string* error = nullptr);
 
 // The module directory to use when none was given: <exe>/../lib/gev/modules.
 std::filesystem::path default_module_dir(const char* argv0);

@@ -1,11 +1,16 @@
 // LoadedModule implementation.
 #include "loaded_module.h"
 
+#include <gev/event_loop.h>
+#include <gev/log.h>
+
 #include <system_error>
 
 #include "host_api.h"
 
 namespace gev::host {
+
+thread_local ModuleScope::Current ModuleScope::current_;
 
 LoadedModule::LoadedModule(boost::dll::shared_library lib, std::filesystem::path source,
                            std::filesystem::path runtime_copy, std::unique_ptr<ModuleHost> host,
@@ -18,14 +23,21 @@ LoadedModule::LoadedModule(boost::dll::shared_library lib, std::filesystem::path
       name_(descriptor->name) {}
 
 LoadedModule::~LoadedModule() {
-  if (created_) descriptor_->destroy(state_);
+  destroy_state();
   lib_.unload();
   std::error_code ec;
   std::filesystem::remove(runtime_copy_, ec);
 }
 
 bool LoadedModule::create(const gev_config& config, std::string* error) {
-  gev_status st = descriptor_->create(&host_->api, &config, &state_);
+  size_t loops = host_->loops.size();
+  inited_.assign(loops, 0);
+  loop_timers.assign(loops, {});
+  gev_status st;
+  {
+    ModuleScope scope(this, false);
+    st = descriptor_->create(&host_->api, &config, &state_);
+  }
   host_->frozen.store(true, std::memory_order_release);
   if (st != GEV_OK) {
     *error = "create() failed with status " + std::to_string(st);
@@ -33,6 +45,38 @@ bool LoadedModule::create(const gev_config& config, std::string* error) {
   }
   created_ = true;
   return true;
+}
+
+bool LoadedModule::init_loop(EventLoop& loop) {
+  if (!created_ || loop.index() >= inited_.size()) return false;
+  if (descriptor_->loop_init) {
+    ModuleScope scope(this, false);
+    if (descriptor_->loop_init(state_, reinterpret_cast<gev_loop*>(&loop)) != GEV_OK) {
+      GEV_ERROR("module %s: loop_init failed on loop %zu", name_.c_str(), loop.index());
+      return false;
+    }
+  }
+  inited_[loop.index()] = 1;
+  return true;
+}
+
+void LoadedModule::fini_loop(EventLoop& loop) {
+  size_t i = loop.index();
+  if (i >= inited_.size() || !inited_[i]) return;
+  inited_[i] = 0;
+  if (descriptor_->loop_fini) {
+    ModuleScope scope(this, false);
+    descriptor_->loop_fini(state_, reinterpret_cast<gev_loop*>(&loop));
+  }
+  for (uint64_t id : loop_timers[i]) loop.cancel(id);
+  loop_timers[i].clear();
+}
+
+void LoadedModule::destroy_state() {
+  if (!created_) return;
+  created_ = false;
+  ModuleScope scope(this, false);
+  descriptor_->destroy(state_);
 }
 
 }  // namespace gev::host

@@ -19,59 +19,15 @@
 #include "handoff.h"
 #include "host_api.h"
 #include "host_options.h"
+#include "lifecycle.h"
 #include "metrics.h"
 #include "module_loader.h"
-#include "pipeline.h"
+#include "runtime.h"
 #include "systemd.h"
 
 namespace {
 
-using gev::host::LoadedModule;
-using ModuleMap = std::map<std::string, std::shared_ptr<LoadedModule>>;
 constexpr std::chrono::nanoseconds kLagProbe = std::chrono::milliseconds(100);
-
-// Builds the module's gev_config from its options and calls create().
-bool create_module(LoadedModule& m, const gev::host::HostOptions& o) {
-  std::vector<gev_config_entry> entries;
-  if (auto it = o.module_opts.find(m.name()); it != o.module_opts.end())
-    for (const auto& [k, v] : it->second) entries.push_back({k.c_str(), v.c_str()});
-  gev_config config{sizeof(gev_config), static_cast<uint32_t>(entries.size()), entries.data()};
-  std::string error;
-  if (m.create(config, &error)) return true;
-  GEV_ERROR("refused module %s: %s", m.source().c_str(), error.c_str());
-  return false;
-}
-
-std::shared_ptr<LoadedModule> find(const ModuleMap& all, const std::string& name, bool protocol) {
-  auto it = all.find(name);
-  if (it == all.end()) return nullptr;
-  if (protocol ? !it->second->is_protocol() : !it->second->is_handler()) return nullptr;
-  return it->second;
-}
-
-gev::Options listener_options(const gev::host::ListenerConfig& l, size_t loops) {
-  gev::Options so;
-  so.address = l.listen;
-  so.loops = loops;
-  so.reuse_port = l.reuse_port;
-  so.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms);
-  so.max_connections = l.max_connections;
-  return so;
-}
-
-// loop_init on every loop's own thread, before any connection (queued ahead of the
-// listeners' start tasks).
-void init_loops(const std::vector<std::shared_ptr<LoadedModule>>& used, gev::Server& server) {
-  for (const auto& m : used) {
-    m->host().loops.assign(server.loops().begin(), server.loops().end());
-    if (!m->descriptor().loop_init) continue;
-    for (gev::EventLoop* loop : server.loops())
-      loop->queue_in_loop([m, loop] {
-        if (m->descriptor().loop_init(m->state(), reinterpret_cast<gev_loop*>(loop)) != GEV_OK)
-          GEV_ERROR("module %s: loop_init failed on loop %zu", m->name().c_str(), loop->index());
-      });
-  }
-}
 
 // Gives each listener the inherited socket (from systemd, or from the gev-host we take
 // over from) named after it or, failing that, bound to its address. Sockets nobody
@@ -131,85 +87,101 @@ void drain_then_stop(gev::Server& server, std::chrono::milliseconds timeout) {
   });
 }
 
+// The sockets a hand-off passes on: every listener serving now, and the admin endpoint.
+std::vector<gev::host::ActivatedSocket> sockets_to_pass(gev::Server& server,
+                                                        const gev::host::Runtime& runtime,
+                                                        std::optional<size_t> admin) {
+  std::vector<std::pair<size_t, std::string>> serving = runtime.serving();
+  if (admin) serving.emplace_back(*admin, "admin");
+  std::vector<gev::host::ActivatedSocket> out;
+  for (const auto& [index, name] : serving) {
+    int fd = server.listen_fd(index);
+    if (fd < 0) {
+      GEV_WARN("hand-off: listener %s has no single socket (reuseport): not passed", name.c_str());
+      continue;
+    }
+    out.push_back({fd, name, server.address(index).to_string()});
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   gev::host::HostOptions o;
   if (int rc = gev::host::parse_host_options(argc, argv, o); rc != 0) return rc < 0 ? 0 : rc;
   gev::set_log_level(o.log_level);
-  // SIGHUP will mean "reload"; until reload exists it must not end the process.
+  // SIGHUP means "reload" once the server runs; until then it must not end the process.
   ::signal(SIGHUP, SIG_IGN);
   if (o.module_dir.empty()) o.module_dir = gev::host::default_module_dir(argv[0]);
 
+  // Declared in the order they must die in reverse: modules outlive everything holding
+  // them, and the listeners' switches outlive the server.
+  gev::host::ModuleLifecycle lifecycle;
   gev::host::ModuleLoader loader(std::filesystem::temp_directory_path());
-  ModuleMap modules;
-  for (auto& [name, m] : loader.scan(o.module_dir))
-    if (create_module(*m, o)) modules.emplace(name, m);
-
-  // Resolve every listener before anything listens: a missing module is a start-up error.
-  std::vector<std::unique_ptr<gev::host::Pipeline>> pipelines;
-  std::vector<std::shared_ptr<LoadedModule>> used;
-  for (const auto& l : o.listeners) {
-    auto protocol = find(modules, l.protocol, true);
-    auto handler = find(modules, l.handler, false);
-    if (!protocol || !handler) {
-      std::fprintf(stderr, "gev-host: listener '%s': no %s module named '%s' in %s\n",
-                   l.name.c_str(), protocol ? "handler" : "protocol",
-                   (protocol ? l.handler : l.protocol).c_str(), o.module_dir.c_str());
-      return 1;
-    }
-    pipelines.push_back(std::make_unique<gev::host::Pipeline>(protocol, handler));
-    for (const auto& m : {protocol, handler})
-      if (std::find(used.begin(), used.end(), m) == used.end()) used.push_back(m);
-  }
-
-  // Inherited listening sockets: from the gev-host we take over from, or from systemd.
-  gev::host::Takeover takeover;
-  if (!o.takeover.empty()) {
-    std::string error;
-    if (!gev::host::request_takeover(o.takeover, &takeover, &error)) {
-      std::fprintf(stderr, "gev-host: --takeover: %s\n", error.c_str());
-      return 1;
-    }
-  }
-  ActivatedSockets activated(
-      o.takeover.empty() ? gev::host::take_activated_sockets() : takeover.sockets,
-      o.takeover.empty() ? "the service manager" : "the previous gev-host");
+  gev::host::MetricsSource metrics;
+  metrics.lifecycle = &lifecycle;
+  gev::host::Runtime runtime(argc, argv, o, loader, lifecycle, metrics);
+  gev::host::ReloadThread reloads(runtime);
+  gev::host::AdminEndpoint admin(
+      [&metrics] { return gev::host::render_metrics(metrics); },
+      [&reloads](gev::host::AdminEndpoint::ReloadDone done) {
+        reloads.request([done = std::move(done)](const gev::host::Runtime::Result& r) {
+          done(r.ok, r.message);
+        });
+      });
   std::unique_ptr<gev::host::HandoffServer> handoff;
   std::promise<bool> serving;  // set when the loops run (true) or the start failed
   std::thread confirm;
   gev::Options server_options;
   server_options.loops = o.loops;
   int rc = 0;
-  gev::host::MetricsSource metrics;
-  gev::host::AdminEndpoint admin([&metrics] { return gev::host::render_metrics(metrics); });
-  // Declared before the server (its loops' timers point into it), sized once the server
-  // has resolved its loop count.
+  // Sized once the server has resolved its loop count; its loops' timers point into it.
   std::unique_ptr<std::atomic<int64_t>[]> lag;
   {
     gev::Server server(server_options);
-    lag = std::make_unique<std::atomic<int64_t>[]>(server.loops().size());
-    for (size_t i = 0; i < o.listeners.size(); ++i) {
-      gev::Options lo = listener_options(o.listeners[i], o.loops);
-      lo.listen_fd = activated.take(o.listeners[i].name, o.listeners[i].listen);
-      server.add_listener(*pipelines[i], lo, pipelines[i].get());
-      metrics.listener_names.push_back(o.listeners[i].name);
-      GEV_INFO("listener %s: %s over %s on %s", o.listeners[i].name.c_str(),
-               o.listeners[i].handler.c_str(), o.listeners[i].protocol.c_str(),
-               o.listeners[i].listen.c_str());
+    // Whatever way this block ends, the loops have stopped before the server dies: a
+    // module released from then on is finished on the releasing thread.
+    struct Stopped {
+      gev::host::ModuleLifecycle& lifecycle;
+      ~Stopped() { lifecycle.server_stopped(); }
+    } stopped{lifecycle};
+
+    // Load every module and resolve every listener before anything listens (or takes a
+    // socket from a running host): a missing module is a start-up error.
+    std::string error;
+    if (!runtime.load(server, &error)) {
+      std::fprintf(stderr, "gev-host: %s\n", error.c_str());
+      return 1;
     }
+    // Inherited listening sockets: from the gev-host we take over from, or from systemd.
+    gev::host::Takeover takeover;
+    if (!o.takeover.empty()) {
+      if (!gev::host::request_takeover(o.takeover, &takeover, &error)) {
+        std::fprintf(stderr, "gev-host: --takeover: %s\n", error.c_str());
+        return 1;
+      }
+    }
+    ActivatedSockets activated(
+        o.takeover.empty() ? gev::host::take_activated_sockets() : takeover.sockets,
+        o.takeover.empty() ? "the service manager" : "the previous gev-host");
+    runtime.listen([&activated](const gev::host::ListenerConfig& l) {
+      return activated.take(l.name, l.listen);
+    });
+    std::optional<size_t> admin_index;
     if (!o.admin.empty() && o.admin != "off") {
       gev::Options ao;
       ao.address = o.admin;
       ao.listen_fd = activated.take("admin", o.admin);
       ao.idle_timeout = std::chrono::seconds(30);
       ao.max_connections = 64;
-      server.add_listener(admin, ao, &admin);
+      admin_index = server.add_listener(admin, ao, &admin);
+      std::lock_guard lock(metrics.mu);
       metrics.listener_names.push_back("admin");
     }
     activated.close_unclaimed();
     metrics.server = &server;
-    metrics.modules = modules;
+    lag = std::make_unique<std::atomic<int64_t>[]>(server.loops().size());
     // Loop lag: a 100 ms probe per loop; how late it fires is how busy the loop is.
     metrics.loop_lag_ns = lag.get();
     for (gev::EventLoop* loop : server.loops()) {
@@ -221,13 +193,8 @@ int main(int argc, char** argv) {
         *last = now;
       });
     }
-    init_loops(used, server);
     // Per-loop module state goes on each loop's own thread, after its connections closed.
-    server.set_loop_exit_hook([&used](gev::EventLoop& loop) {
-      for (const auto& m : used)
-        if (m->descriptor().loop_fini)
-          m->descriptor().loop_fini(m->state(), reinterpret_cast<gev_loop*>(&loop));
-    });
+    server.set_loop_exit_hook([&lifecycle](gev::EventLoop& loop) { lifecycle.loop_exit(loop); });
     // Readiness for a service manager (Type=notify): the first worker loop's first task
     // after loop_init, so it goes out once run() has opened every listening socket (a
     // failed bind throws before any worker starts, and nothing is sent).
@@ -235,24 +202,15 @@ int main(int argc, char** argv) {
       gev::host::sd_notify("READY=1\nMAINPID=" + std::to_string(::getpid()));
       serving.set_value(true);
     });
+    server.set_hangup_hook([&reloads] { reloads.request([](const gev::host::Runtime::Result&) {}); });
     // Our own hand-off socket: a successor may take our listening sockets, and we drain.
     auto start_handoff = [&] {
-      auto collect = [&server, &metrics] {
+      auto collect = [&server, &runtime, admin_index] {
         // Read on the acceptor loop, which owns the listeners. The promise is shared: if
         // the loop is already stopping, the wait below gives up and the task may run late.
         auto got = std::make_shared<std::promise<std::vector<gev::host::ActivatedSocket>>>();
-        server.main_loop().run_in_loop([&server, &metrics, got] {
-          std::vector<gev::host::ActivatedSocket> out;
-          for (size_t i = 0; i < metrics.listener_names.size(); ++i) {
-            int fd = server.listen_fd(i);
-            if (fd < 0) {
-              GEV_WARN("hand-off: listener %s has no single socket (reuseport): not passed",
-                       metrics.listener_names[i].c_str());
-              continue;
-            }
-            out.push_back({fd, metrics.listener_names[i], server.address(i).to_string()});
-          }
-          got->set_value(std::move(out));
+        server.main_loop().run_in_loop([&server, &runtime, admin_index, got] {
+          got->set_value(sockets_to_pass(server, runtime, admin_index));
         });
         auto f = got->get_future();
         if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
@@ -270,11 +228,11 @@ int main(int argc, char** argv) {
       confirm = std::thread([&, f = serving.get_future()]() mutable {
         if (!f.get()) return;  // the start failed: the old process keeps serving
         if (takeover.conn >= 0) {
-          std::string error;
-          if (gev::host::confirm_takeover(takeover, 10000, &error))
+          std::string why;
+          if (gev::host::confirm_takeover(takeover, 10000, &why))
             GEV_INFO("took over from the gev-host at %s", o.takeover.c_str());
           else
-            GEV_WARN("%s", error.c_str());
+            GEV_WARN("%s", why.c_str());
         }
         if (o.handoff_socket.empty()) return;
         try {
@@ -284,7 +242,10 @@ int main(int argc, char** argv) {
         }
       });
     }
-    server.set_stop_hook([] { gev::host::sd_notify("STOPPING=1"); });
+    server.set_stop_hook([&runtime] {
+      gev::host::sd_notify("STOPPING=1");
+      runtime.stopping();
+    });
     try {
       server.run();
     } catch (const std::exception& e) {
@@ -296,7 +257,8 @@ int main(int argc, char** argv) {
     } catch (const std::future_error&) {
     }
     if (confirm.joinable()) confirm.join();
-    handoff.reset();  // its thread reads from the server
+    handoff.reset();    // its thread reads from the server
+    reloads.shutdown();  // a reload in progress ends (refused from now on)
   }
   return rc;
 }

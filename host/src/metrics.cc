@@ -5,8 +5,11 @@
 #include <cinttypes>
 #include <cstdio>
 #include <functional>
+#include <map>
+#include <algorithm>
 
 #include "host_api.h"
+#include "lifecycle.h"
 
 namespace gev::host {
 
@@ -45,17 +48,46 @@ std::string label(const char* key, const std::string& value) {
   return std::string(key) + "=\"" + escaped + "\"";
 }
 
+void add(Stats& to, const Stats& s) {
+  to.open += s.open;
+  to.accepted += s.accepted;
+  to.refused += s.refused;
+  to.accept_errors += s.accept_errors;
+  for (size_t r = 0; r < to.closed.size(); ++r) to.closed[r] += s.closed[r];
+  to.bytes_in += s.bytes_in;
+  to.bytes_out += s.bytes_out;
+  to.messages_in += s.messages_in;
+  to.messages_out += s.messages_out;
+  to.output_buffered += s.output_buffered;
+}
+
 }  // namespace
 
 std::string render_metrics(const MetricsSource& src) {
   std::string out;
+  // One series per listener name: a listener a reload replaced (new address or
+  // settings) adds its counters to its successor's.
+  std::vector<std::string> names;
   std::vector<Stats> stats;
-  for (size_t i = 0; i < src.listener_names.size(); ++i) stats.push_back(src.server->stats(i));
+  std::map<std::string, std::shared_ptr<LoadedModule>> modules;
+  {
+    std::lock_guard lock(src.mu);
+    modules = src.modules;
+    for (size_t i = 0; i < src.listener_names.size(); ++i) {
+      auto it = std::find(names.begin(), names.end(), src.listener_names[i]);
+      if (it == names.end()) {
+        names.push_back(src.listener_names[i]);
+        stats.push_back(src.server->stats(i));
+      } else {
+        add(stats[static_cast<size_t>(it - names.begin())], src.server->stats(i));
+      }
+    }
+  }
   auto per_listener = [&](const char* name, const char* type, const char* help,
                           const std::function<uint64_t(const Stats&)>& get) {
     family(out, name, type, help);
     for (size_t i = 0; i < stats.size(); ++i)
-      sample(out, name, label("listener", src.listener_names[i]), get(stats[i]));
+      sample(out, name, label("listener", names[i]), get(stats[i]));
   };
   per_listener("gev_connections_open", "gauge", "Connections open now.",
                [](const Stats& s) { return s.open; });
@@ -70,7 +102,7 @@ std::string render_metrics(const MetricsSource& src) {
   for (size_t i = 0; i < stats.size(); ++i)
     for (size_t r = 0; r < static_cast<size_t>(CloseReason::kCount); ++r)
       sample(out, "gev_connections_closed_total",
-             label("listener", src.listener_names[i]) + "," +
+             label("listener", names[i]) + "," +
                  label("reason", to_string(static_cast<CloseReason>(r))),
              stats[i].closed[r]);
   per_listener(
@@ -96,9 +128,22 @@ std::string render_metrics(const MetricsSource& src) {
       out += "gev_loop_lag_seconds{" + label("loop", std::to_string(i)) + "} " + v + "\n";
     }
   }
-  family(out, "gev_modules_loaded", "gauge", "Modules loaded and created.");
-  sample(out, "gev_modules_loaded", "", src.modules.size());
-  for (const auto& [name, module] : src.modules) {
+  family(out, "gev_modules_loaded", "gauge", "Modules the current generation serves.");
+  sample(out, "gev_modules_loaded", "", modules.size());
+  family(out, "gev_generation", "gauge",
+         "The module generation new connections get (1 at start, +1 per successful reload).");
+  sample(out, "gev_generation", "", src.generation.load());
+  family(out, "gev_reloads_total", "counter", "In-process reloads, by result.");
+  sample(out, "gev_reloads_total", label("result", "ok"), src.reloads_ok.load());
+  sample(out, "gev_reloads_total", label("result", "error"), src.reloads_failed.load());
+  if (src.lifecycle) {
+    family(out, "gev_module_generations_live", "gauge",
+           "Loaded instances of each module: more than one while connections, timers or tasks "
+           "still use an older generation.");
+    for (const auto& [name, n] : src.lifecycle->live())
+      sample(out, "gev_module_generations_live", label("module", name), n);
+  }
+  for (const auto& [name, module] : modules) {
     for (const Metric& m : module->host().metrics) {
       // Prometheus names allow [a-zA-Z0-9_:]: anything else a module chose becomes '_'.
       std::string metric = "gev_module_" + name + "_" + m.name;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,11 +14,18 @@
 
 namespace gev::host {
 
+class ModuleLifecycle;
+
 struct MetricsSource {
   const Server* server = nullptr;
-  std::vector<std::string> listener_names;  // index = Server listener index
-  std::map<std::string, std::shared_ptr<LoadedModule>> modules;
   const std::atomic<int64_t>* loop_lag_ns = nullptr;  // one per loop: last timer lateness
+  const ModuleLifecycle* lifecycle = nullptr;
+  // What the current generation serves; replaced by a reload (under mu).
+  mutable std::mutex mu;
+  std::vector<std::string> listener_names;  // index = Server listener index (repeats add up)
+  std::map<std::string, std::shared_ptr<LoadedModule>> modules;
+  std::atomic<uint64_t> generation{1};
+  std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
 };
 
 std::string render_metrics(const MetricsSource& src);

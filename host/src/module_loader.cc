@@ -31,7 +31,7 @@ ModuleLoader::~ModuleLoader() {
   fs::remove_all(runtime_dir_, ec);
 }
 
-std::shared_ptr<LoadedModule> ModuleLoader::open(const fs::path& file, std::string* error) {
+std::unique_ptr<LoadedModule> ModuleLoader::open(const fs::path& file, std::string* error) {
   std::error_code ec;
   // A private copy per generation: the dynamic linker caches by path (and inode).
   fs::path copy = runtime_dir_ / (std::to_string(++generation_) + "-" + file.filename().string());
@@ -60,7 +60,7 @@ std::shared_ptr<LoadedModule> ModuleLoader::open(const fs::path& file, std::stri
   host->module_name = file.stem().string();
   init_host_api(*host);
   const gev_module_descriptor* d = entry(&host->api, GEV_ABI_MAJOR, GEV_ABI_MINOR);
-  auto refuse = [&](std::string why) -> std::shared_ptr<LoadedModule> {
+  auto refuse = [&](std::string why) -> std::unique_ptr<LoadedModule> {
     *error = std::move(why);
     lib.unload();
     fs::remove(copy, ec);
@@ -84,33 +84,17 @@ std::shared_ptr<LoadedModule> ModuleLoader::open(const fs::path& file, std::stri
   bool handler = (d->kind & GEV_MODULE_HANDLER) && d->handler && d->handler->on_message;
   if (!proto && !handler) return refuse("neither a complete protocol nor a complete handler");
   host->module_name = d->name;
-  return std::make_shared<LoadedModule>(std::move(lib), file, copy, std::move(host), d);
+  return std::make_unique<LoadedModule>(std::move(lib), file, copy, std::move(host), d);
 }
 
-std::map<std::string, std::shared_ptr<LoadedModule>> ModuleLoader::scan(const fs::path& dir) {
-  std::map<std::string, std::shared_ptr<LoadedModule>> out;
+std::vector<fs::path> ModuleLoader::list(const fs::path& dir, std::string* error) {
   std::error_code ec;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (e.path().extension() == ".so") files.push_back(e.path());
-  if (ec) GEV_ERROR("module dir %s: %s", dir.c_str(), ec.message().c_str());
+  if (ec) *error = "module dir " + dir.string() + ": " + ec.message();
   std::sort(files.begin(), files.end());
-  for (const fs::path& f : files) {
-    std::string error;
-    std::shared_ptr<LoadedModule> m = open(f, &error);
-    if (!m) {
-      GEV_ERROR("refused module %s: %s", f.c_str(), error.c_str());
-      continue;
-    }
-    auto [it, fresh] = out.emplace(m->name(), m);
-    if (!fresh) {
-      GEV_ERROR("refused module %s: name '%s' is already taken by %s", f.c_str(), m->name().c_str(),
-                it->second->source().c_str());
-      continue;
-    }
-    GEV_INFO("loaded module %s %s from %s", m->name().c_str(), m->descriptor().version, f.c_str());
-  }
-  return out;
+  return files;
 }
 
 }  // namespace gev::host

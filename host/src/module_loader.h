@@ -1,6 +1,6 @@
 // ModuleLoader: finds module .so files, opens each from a private copy (dlopen of a file
-// replaced at the same path would return the old code), negotiates the ABI, and refuses
-// broken ones with one log line naming the file and the reason. The rest load.
+// replaced at the same path would return the old code) and negotiates the ABI, refusing
+// broken ones with the reason.
 #pragma once
 
 #include <filesystem>
@@ -21,11 +21,11 @@ class ModuleLoader {
   ~ModuleLoader();
 
   // Opens and negotiates one file. nullptr (and *error) if refused.
-  std::shared_ptr<LoadedModule> open(const std::filesystem::path& file, std::string* error);
+  std::unique_ptr<LoadedModule> open(const std::filesystem::path& file, std::string* error);
 
-  // Every *.so in `dir`, sorted by name. Refusals are logged; duplicates of a name are
-  // refused (the first, by file name, wins).
-  std::map<std::string, std::shared_ptr<LoadedModule>> scan(const std::filesystem::path& dir);
+  // The *.so files in `dir`, sorted by name (empty, with *error set, if unreadable).
+  static std::vector<std::filesystem::path> list(const std::filesystem::path& dir,
+                                                 std::string* error);
 
  private:
   std::filesystem::path runtime_dir_;

@@ -20,9 +20,11 @@ std::span<const uint8_t> span(gev_bytes b) {
 }
 }  // namespace
 
-Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler)
+Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler,
+                   uint64_t generation)
     : protocol_module_(std::move(protocol)),
       handler_module_(std::move(handler)),
+      generation_(generation),
       protocol_(protocol_module_->descriptor().protocol),
       handler_(handler_module_->descriptor().handler),
       protocol_state_(protocol_module_->state()),
@@ -36,11 +38,15 @@ Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<Loade
 
 void Pipeline::on_connect(Connection& c) {
   auto* slot = new ConnSlot;
+  slot->pipeline = shared_from_this();
   slot->handler_host = &handler_module_->host();
   c.set_protocol_state(slot);
   handler_module_->host().conns.add(c);
-  if (protocol_->conn_open)
+  if (protocol_->conn_open) {
+    ModuleScope scope(protocol_module_.get(), true);
     slot->protocol_state = protocol_->conn_open(protocol_state_, handle_of(c));
+  }
+  ModuleScope scope(handler_module_.get(), true);
   if (handler_->on_connect && handler_->on_connect(handler_state_, handle_of(c)) != GEV_OK) {
     GEV_DEBUG("conn %llu: handler %s refused the connection",
               static_cast<unsigned long long>(c.id()), handler_module_->name().c_str());
@@ -53,6 +59,7 @@ DecodeResult Pipeline::decode(Connection& c, std::span<const uint8_t> in) {
   gev_decode_result r{};
   r.size = sizeof r;
   r.frame.size = sizeof(gev_frame);
+  ModuleScope scope(protocol_module_.get(), true);
   protocol_->decode(protocol_state_, handle_of(c), slot->protocol_state, view(in), &r);
   switch (r.status) {
     case GEV_DECODE_FRAME:
@@ -68,9 +75,15 @@ std::span<const uint8_t> Pipeline::on_message(Connection& c, const Frame& f) {
   gev_frame msg{sizeof(gev_frame), f.type, view(f.data), view(f.meta)};
   gev_frame reply = msg;
   reply.data = {nullptr, 0};
-  gev_status st = handler_->on_message(handler_state_, handle_of(c), &msg, &reply);
-  if (after_message_)
+  gev_status st;
+  {
+    ModuleScope scope(handler_module_.get(), true);
+    st = handler_->on_message(handler_state_, handle_of(c), &msg, &reply);
+  }
+  if (after_message_) {
+    ModuleScope scope(protocol_module_.get(), true);
     after_message_(protocol_state_, handle_of(c), slot_of(c)->protocol_state, &msg, &reply, st);
+  }
   if (st != GEV_OK) {
     GEV_DEBUG("conn %llu: handler %s failed (status %d), closing",
               static_cast<unsigned long long>(c.id()), handler_module_->name().c_str(), st);
@@ -89,6 +102,7 @@ std::span<const uint8_t> Pipeline::on_message(Connection& c, const Frame& f) {
 void Pipeline::encode(Connection& c, const Frame& msg, WriteBatch& out) {
   ConnSlot* slot = slot_of(c);
   gev_frame f{sizeof(gev_frame), msg.type, view(msg.data), view(msg.meta)};
+  ModuleScope scope(protocol_module_.get(), true);
   if (protocol_->encode(protocol_state_, handle_of(c), slot ? slot->protocol_state : nullptr, &f,
                         reinterpret_cast<gev_writer*>(&out)) != GEV_OK) {
     GEV_DEBUG("conn %llu: protocol %s failed to encode, closing",
@@ -100,14 +114,52 @@ void Pipeline::encode(Connection& c, const Frame& msg, WriteBatch& out) {
 void Pipeline::on_close(Connection& c) {
   ConnSlot* slot = slot_of(c);
   handler_module_->host().conns.remove(c);
-  if (handler_->on_close) handler_->on_close(handler_state_, handle_of(c));
+  if (handler_->on_close) {
+    ModuleScope scope(handler_module_.get(), true);
+    handler_->on_close(handler_state_, handle_of(c));
+  }
   if (slot) {
     for (gev_timer_id id : slot->timers) c.loop().cancel(id);
-    if (protocol_->conn_close)
+    if (protocol_->conn_close) {
+      ModuleScope scope(protocol_module_.get(), true);
       protocol_->conn_close(protocol_state_, handle_of(c), slot->protocol_state);
+    }
     c.set_protocol_state(nullptr);
-    delete slot;
+    delete slot;  // the Switch holds this pipeline until we return
   }
+}
+
+void Switch::on_connect(Connection& c) {
+  std::shared_ptr<Pipeline> p = current();
+  if (!p) {  // the listener was removed (cannot happen: see Server::remove_listener)
+    GEV_WARN("conn %llu: its listener has been removed, closing",
+             static_cast<unsigned long long>(c.id()));
+    c.abort();
+    return;
+  }
+  p->on_connect(c);
+}
+
+DecodeResult Switch::decode(Connection& c, std::span<const uint8_t> in) {
+  ConnSlot* slot = slot_of(c);
+  if (!slot) return DecodeResult::fail("connection without a pipeline");
+  return slot->pipeline->decode(c, in);
+}
+
+std::span<const uint8_t> Switch::on_message(Connection& c, const Frame& f) {
+  ConnSlot* slot = slot_of(c);
+  return slot ? slot->pipeline->on_message(c, f) : std::span<const uint8_t>{};
+}
+
+void Switch::encode(Connection& c, const Frame& msg, WriteBatch& out) {
+  if (ConnSlot* slot = slot_of(c)) slot->pipeline->encode(c, msg, out);
+}
+
+void Switch::on_close(Connection& c) {
+  ConnSlot* slot = slot_of(c);
+  if (!slot) return;
+  std::shared_ptr<Pipeline> keep = slot->pipeline;  // outlives the slot it is deleted with
+  keep->on_close(c);
 }
 
 }  // namespace gev::host

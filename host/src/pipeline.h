@@ -1,19 +1,64 @@
-// Pipeline: one listener's protocol module and handler module, presented to the core as
-// a gev::Protocol and a gev::Handler. It owns nothing but references to the modules;
-// the listener keeps the modules alive.
+// Pipeline: one protocol module and one handler module serving connections, the
+// per-message path across the C boundary. Switch: what the core sees for a listener; it
+// hands each new connection the listener's current Pipeline, which that connection keeps
+// until it closes, so a reload changes what new connections get and nothing else.
 #pragma once
 
 #include <gev/protocol.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 
 #include "loaded_module.h"
 
 namespace gev::host {
 
-class Pipeline final : public gev::Protocol, public gev::Handler {
+class Pipeline : public std::enable_shared_from_this<Pipeline> {
  public:
-  Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler);
+  Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler,
+           uint64_t generation);
+
+  void on_connect(Connection& c);
+  DecodeResult decode(Connection& c, std::span<const uint8_t> in);
+  std::span<const uint8_t> on_message(Connection& c, const Frame& frame);
+  void encode(Connection& c, const Frame& msg, WriteBatch& out);
+  void on_close(Connection& c);
+
+  const std::shared_ptr<LoadedModule>& protocol_module() const { return protocol_module_; }
+  const std::shared_ptr<LoadedModule>& handler_module() const { return handler_module_; }
+  // The reload that made it.
+  uint64_t generation() const { return generation_; }
+  // The reload that took it out of service (its listener switched to another pipeline,
+  // or was removed); 0 while in service. Its connections close at that reload's drain
+  // deadline.
+  std::atomic<uint64_t> retired_by{0};
+
+ private:
+  std::shared_ptr<LoadedModule> protocol_module_;
+  std::shared_ptr<LoadedModule> handler_module_;
+  uint64_t generation_;
+  const gev_protocol_vtable* protocol_;
+  const gev_handler_vtable* handler_;
+  decltype(gev_protocol_vtable::after_message) after_message_;  // null before ABI 1.1
+  void* protocol_state_;
+  void* handler_state_;
+};
+
+class Switch final : public gev::Protocol, public gev::Handler {
+ public:
+  explicit Switch(std::shared_ptr<Pipeline> p) : current_(std::move(p)) {}
+
+  std::shared_ptr<Pipeline> current() const {
+    std::lock_guard lock(mu_);
+    return current_;
+  }
+  // Returns the pipeline it replaces.
+  std::shared_ptr<Pipeline> set(std::shared_ptr<Pipeline> p) {
+    std::lock_guard lock(mu_);
+    current_.swap(p);
+    return p;
+  }
 
   // gev::Protocol
   DecodeResult decode(Connection& c, std::span<const uint8_t> in) override;
@@ -24,13 +69,8 @@ class Pipeline final : public gev::Protocol, public gev::Handler {
   void on_close(Connection& c) override;
 
  private:
-  std::shared_ptr<LoadedModule> protocol_module_;
-  std::shared_ptr<LoadedModule> handler_module_;
-  const gev_protocol_vtable* protocol_;
-  const gev_handler_vtable* handler_;
-  decltype(gev_protocol_vtable::after_message) after_message_;  // null before ABI 1.1
-  void* protocol_state_;
-  void* handler_state_;
+  mutable std::mutex mu_;  // taken once per connect (and per reload)
+  std::shared_ptr<Pipeline> current_;
 };
 
 }  // namespace gev::host

@@ -42,9 +42,16 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Another listener on the same loops, with its own address, protocol, handler and
-  // per-connection settings from `options`. Before start(). Returns its index.
+  // per-connection settings from `options`. Returns its index. After start() (any
+  // thread, not during a stop) it binds at once, throwing as start() would, and accepts
+  // from the next loop turn: a reload opens listeners this way.
   size_t add_listener(Handler& handler, Options options, Protocol* protocol = nullptr);
-  size_t listener_count() const { return listeners_.size(); }
+  // Stops accepting on one listener; its open connections are served on until they
+  // close (or the server stops). Its index, counters and address stay valid. Thread-safe.
+  // `done` runs (on some loop) once no new connection can reach its handler: the socket
+  // is closed and every loop has taken what was accepted before.
+  void remove_listener(size_t listener, std::function<void()> done = {});
+  size_t listener_count() const;
 
   // Binds and listens on every listener (throws std::system_error or
   // std::invalid_argument on a bad or busy address, closing any it opened), then starts
@@ -90,6 +97,9 @@ class Server {
   // Runs on the acceptor loop when a stop begins (stop() or a signal), before listeners
   // close: e.g. to tell a service manager. Set before start().
   void set_stop_hook(std::function<void()> hook) { stop_hook_ = std::move(hook); }
+  // With options.handle_signals, SIGHUP runs this on the acceptor loop (a reload, by
+  // convention) instead of its default action (ending the process). Set before run().
+  void set_hangup_hook(std::function<void()> hook) { hangup_hook_ = std::move(hook); }
 
   std::span<EventLoop* const> loops() const { return loop_ptrs_; }
   EventLoop& main_loop() { return *main_loop_; }
@@ -101,6 +111,9 @@ class Server {
 
   void listen();
   void open_listeners(ListenerEntry& entry);
+  void start_listeners(ListenerEntry& entry);
+  void stop_listeners(ListenerEntry& entry);
+  ListenerEntry& entry(size_t listener) const;
   void spawn_workers();
   void on_accept(ListenerEntry& entry, EventLoop& accepting, int fd, const SocketAddress& peer);
   EventLoop* choose_loop(ListenerEntry& entry);
@@ -112,6 +125,10 @@ class Server {
   Options options_;  // server-wide settings
   std::function<void(EventLoop&)> loop_exit_hook_;
   std::function<void()> stop_hook_;
+  std::function<void()> hangup_hook_;
+  // Entries are only ever appended (and live until the server dies), so a reference
+  // taken under the mutex stays valid after it is released.
+  mutable std::mutex listeners_mu_;
   std::vector<std::unique_ptr<ListenerEntry>> listeners_;
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<EventLoop*> loop_ptrs_;

@@ -17,6 +17,7 @@ enum class CloseReason : uint8_t {
   kInputOverflow,  // undecoded input exceeded Options::max_read_buffer
   kDecodeError,    // the protocol rejected the input
   kServerStop,     // the server stopped
+  kDrainTimeout,   // a drain (reload or hand-off) reached its deadline
   kCount
 };
 const char* to_string(CloseReason r);

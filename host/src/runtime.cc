@@ -1,0 +1,465 @@
+// Runtime implementation: staging (nothing shared changes), then the commit (nothing
+// after its first step can fail).
+#include "runtime.h"
+
+#include <fcntl.h>
+#include <gev/log.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "host_api.h"
+#include "systemd.h"
+
+namespace gev::host {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kInitTimeout = std::chrono::seconds(10);
+
+// Same path, same file, same contents as far as the file system tells.
+std::string file_identity(const fs::path& f) {
+  struct stat st {};
+  if (::stat(f.c_str(), &st) != 0) return {};
+  return f.string() + "|" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::string options_of(const HostOptions& o, const std::string& module) {
+  std::string out;
+  if (auto it = o.module_opts.find(module); it != o.module_opts.end())
+    for (const auto& [k, v] : it->second) out += k + "=" + v + "\n";
+  return out;
+}
+
+gev::Options listener_options(const ListenerConfig& l, size_t loops) {
+  gev::Options so;
+  so.address = l.listen;
+  so.loops = loops;
+  so.reuse_port = l.reuse_port;
+  so.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms);
+  so.max_connections = l.max_connections;
+  return so;
+}
+
+// Everything about a listener but what serves it: if this changes, the listener is
+// replaced (opened anew, the old one closed) rather than switched.
+bool same_socket(const ListenerConfig& a, const ListenerConfig& b) {
+  return a.listen == b.listen && a.reuse_port == b.reuse_port &&
+         a.idle_timeout_ms == b.idle_timeout_ms && a.max_connections == b.max_connections;
+}
+
+uint64_t monotonic_usec() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// loop_init for the fresh modules of a reload, one task per loop. The tasks report when
+// they have run, or been dropped by a loop that exited.
+struct InitWait {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t left = 0;
+  std::vector<std::string> failed;  // "module on loop N"
+};
+struct InitToken {
+  std::shared_ptr<InitWait> wait;
+  size_t loop = 0;
+  bool ran = false;
+  std::vector<std::string> failed;
+  ~InitToken() {
+    std::lock_guard lock(wait->mu);
+    if (!ran) failed.push_back("every module on loop " + std::to_string(loop) + " (stopping)");
+    wait->failed.insert(wait->failed.end(), failed.begin(), failed.end());
+    --wait->left;
+    wait->cv.notify_all();
+  }
+};
+
+}  // namespace
+
+Runtime::Runtime(int argc, char** argv, HostOptions options, ModuleLoader& loader,
+                 ModuleLifecycle& lifecycle, MetricsSource& metrics)
+    : args_(argv, argv + argc),
+      options_(std::move(options)),
+      loader_(loader),
+      lifecycle_(lifecycle),
+      metrics_(metrics) {}
+
+std::shared_ptr<LoadedModule> Runtime::open_module(const fs::path& file, const HostOptions& next,
+                                                   std::string* error) {
+  std::string identity = file_identity(file);
+  std::unique_ptr<LoadedModule> m = loader_.open(file, error);
+  if (!m) return nullptr;
+  m->host().loops.assign(lifecycle_.loops().begin(), lifecycle_.loops().end());
+  std::vector<gev_config_entry> entries;
+  if (auto it = next.module_opts.find(m->name()); it != next.module_opts.end())
+    for (const auto& [k, v] : it->second) entries.push_back({k.c_str(), v.c_str()});
+  gev_config config{sizeof(gev_config), static_cast<uint32_t>(entries.size()), entries.data()};
+  if (!m->create(config, error)) return nullptr;  // unloaded here
+  m->identity = identity + "|" + options_of(next, m->name());
+  return lifecycle_.adopt(std::move(m));
+}
+
+bool Runtime::stage(const HostOptions& next, uint64_t gen, bool strict, Staged& out,
+                    std::string* error) {
+  std::string list_error;
+  std::vector<fs::path> files = ModuleLoader::list(next.module_dir, &list_error);
+  if (!list_error.empty()) {
+    GEV_ERROR("%s", list_error.c_str());
+    out.refused.push_back(list_error);
+  }
+  for (const fs::path& f : files) {
+    std::shared_ptr<LoadedModule> m;
+    std::string identity = file_identity(f);
+    for (const auto& [name, cur] : modules_)
+      if (cur->source() == f && cur->identity == identity + "|" + options_of(next, name)) m = cur;
+    std::string why;
+    if (!m) {
+      m = open_module(f, next, &why);
+      if (m) m->generation = gen;
+    }
+    if (m && out.modules.count(m->name())) {
+      why = "name '" + m->name() + "' is already taken by " +
+            out.modules[m->name()]->source().string();
+      m = nullptr;
+    }
+    if (!m) {
+      GEV_ERROR("refused module %s: %s", f.c_str(), why.c_str());
+      out.refused.push_back(f.string() + ": " + why);
+      continue;
+    }
+    out.modules.emplace(m->name(), m);
+    if (m->generation != gen) continue;  // kept from the running generation
+    out.fresh.push_back(m);
+    GEV_INFO("loaded module %s %s from %s (generation %llu)", m->name().c_str(),
+             m->descriptor().version, f.c_str(), static_cast<unsigned long long>(gen));
+  }
+  if (strict && !out.refused.empty()) {
+    *error = "refused module " + out.refused.front();
+    if (out.refused.size() > 1)
+      *error += " (and " + std::to_string(out.refused.size() - 1) + " more)";
+    return false;
+  }
+  for (const ListenerConfig& l : next.listeners) {
+    std::shared_ptr<Pipeline> p = pipeline_for(l, out, gen, next.module_dir, error);
+    if (!p) return false;
+    out.pipelines.push_back(std::move(p));
+  }
+  return true;
+}
+
+std::shared_ptr<Pipeline> Runtime::pipeline_for(const ListenerConfig& l, const Staged& s,
+                                                uint64_t gen, const fs::path& module_dir,
+                                                std::string* error) const {
+  auto find = [&](const std::string& name, bool protocol) -> std::shared_ptr<LoadedModule> {
+    auto it = s.modules.find(name);
+    if (it == s.modules.end()) return nullptr;
+    return (protocol ? it->second->is_protocol() : it->second->is_handler()) ? it->second
+                                                                             : nullptr;
+  };
+  std::shared_ptr<LoadedModule> protocol = find(l.protocol, true);
+  std::shared_ptr<LoadedModule> handler = find(l.handler, false);
+  if (!protocol || !handler) {
+    *error = "listener '" + l.name + "': no " + (protocol ? "handler" : "protocol") +
+             " module named '" + (protocol ? l.handler : l.protocol) + "' in " +
+             module_dir.string();
+    return nullptr;
+  }
+  // A listener whose modules are the same instances keeps its pipeline (and its
+  // connections are not drained).
+  for (const Listener& cur : listeners_) {
+    if (cur.config.name != l.name) continue;
+    std::shared_ptr<Pipeline> p = cur.sw->current();
+    if (p && p->protocol_module() == protocol && p->handler_module() == handler) return p;
+  }
+  return std::make_shared<Pipeline>(std::move(protocol), std::move(handler), gen);
+}
+
+Switch& Runtime::new_switch(std::shared_ptr<Pipeline> p) {
+  return switches_.emplace_back(std::move(p));
+}
+
+bool Runtime::load(Server& server, std::string* error) {
+  server_ = &server;
+  lifecycle_.set_loops(server.loops());
+  Staged st;
+  if (!stage(options_, generation_, false, st, error)) return false;
+  modules_ = st.modules;
+  initial_ = st.pipelines;
+  // loop_init on every loop's own thread, queued ahead of the listeners' start.
+  for (EventLoop* loop : server.loops())
+    loop->queue_in_loop([fresh = st.fresh, loop] {
+      for (const auto& m : fresh) m->init_loop(*loop);
+    });
+  std::lock_guard lock(metrics_.mu);
+  metrics_.modules = modules_;
+  return true;
+}
+
+void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_fd) {
+  for (size_t i = 0; i < options_.listeners.size(); ++i) {
+    const ListenerConfig& l = options_.listeners[i];
+    Switch& sw = new_switch(initial_[i]);
+    gev::Options lo = listener_options(l, lifecycle_.loops().size());
+    lo.listen_fd = inherited_fd(l);
+    size_t index = server_->add_listener(sw, lo, &sw);
+    listeners_.push_back({l, index, &sw});
+    {
+      std::lock_guard lock(metrics_.mu);
+      metrics_.listener_names.push_back(l.name);
+    }
+    GEV_INFO("listener %s: %s over %s on %s", l.name.c_str(), l.handler.c_str(),
+             l.protocol.c_str(), l.listen.c_str());
+  }
+  initial_.clear();
+}
+
+bool Runtime::init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh,
+                         std::string* error) {
+  if (fresh.empty()) return true;
+  auto wait = std::make_shared<InitWait>();
+  wait->left = lifecycle_.loops().size();
+  for (EventLoop* loop : lifecycle_.loops()) {
+    auto token = std::make_shared<InitToken>();
+    token->wait = wait;
+    token->loop = loop->index();
+    loop->queue_in_loop([token, fresh, loop] {
+      for (const auto& m : fresh)
+        if (!m->init_loop(*loop))
+          token->failed.push_back(m->name() + " on loop " + std::to_string(loop->index()));
+      token->ran = true;
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + kInitTimeout;
+  std::unique_lock lock(wait->mu);
+  while (wait->left != 0) {
+    if (stopping_.load() || std::chrono::steady_clock::now() >= deadline) {
+      *error = stopping_.load() ? "the server is stopping"
+                                : "loop_init did not finish on every loop within 10 s";
+      return false;
+    }
+    wait->cv.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  if (wait->failed.empty()) return true;
+  *error = "loop_init failed: " + wait->failed.front();
+  if (wait->failed.size() > 1) *error += " (and " + std::to_string(wait->failed.size() - 1) + " more)";
+  return false;
+}
+
+void Runtime::stopping() {
+  stopping_.store(true);
+}
+
+std::vector<std::pair<size_t, std::string>> Runtime::serving() const {
+  std::lock_guard lock(serving_mu_);
+  std::vector<std::pair<size_t, std::string>> out;
+  for (const Listener& l : listeners_) out.emplace_back(l.index, l.config.name);
+  return out;
+}
+
+Runtime::Result Runtime::reload() {
+  std::lock_guard lock(reload_mu_);
+  sd_notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
+  Result r = reload_locked();
+  if (r.ok) {
+    metrics_.reloads_ok++;
+    GEV_INFO("reload: %s", r.message.c_str());
+    sd_notify("READY=1");
+  } else {
+    metrics_.reloads_failed++;
+    GEV_ERROR("reload failed: %s; generation %llu keeps serving", r.message.c_str(),
+              static_cast<unsigned long long>(generation_));
+    sd_notify("READY=1\nSTATUS=reload failed: " + r.message);
+    r.message += "; generation " + std::to_string(generation_) + " keeps serving";
+  }
+  return r;
+}
+
+Runtime::Result Runtime::reload_locked() {
+  if (stopping_.load()) return {false, "the server is stopping"};
+  uint64_t gen = generation_ + 1;
+  // The command line and config file again, as at start.
+  std::vector<char*> argv;
+  for (std::string& a : args_) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  HostOptions next;
+  std::string error;
+  if (parse_host_options(static_cast<int>(args_.size()), argv.data(), next, &error) != 0)
+    return {false, "config: " + error};
+  if (next.module_dir.empty()) next.module_dir = options_.module_dir;
+  if (next.loops != options_.loops || next.admin != options_.admin ||
+      next.handoff_socket != options_.handoff_socket)
+    GEV_WARN("reload: loops, admin and handoff-socket changes take effect on restart only");
+  next.loops = options_.loops;
+  next.admin = options_.admin;
+  next.handoff_socket = options_.handoff_socket;
+
+  // Stage: nothing anyone uses changes until this has worked.
+  Staged st;
+  if (!stage(next, gen, true, st, &error)) return {false, error};
+  if (!init_loops(st.fresh, &error)) return {false, error};
+
+  // Open listeners that are new, or whose socket settings changed (a same-address
+  // replacement shares the old socket: nothing queued on it is lost).
+  std::vector<Listener> serving;
+  std::vector<const Listener*> replaced;
+  std::vector<Listener> opened;
+  for (size_t i = 0; i < next.listeners.size(); ++i) {
+    const ListenerConfig& l = next.listeners[i];
+    auto cur = std::find_if(listeners_.begin(), listeners_.end(),
+                            [&](const Listener& x) { return x.config.name == l.name; });
+    if (cur != listeners_.end() && same_socket(cur->config, l)) {
+      serving.push_back({l, cur->index, cur->sw});
+      continue;
+    }
+    int fd = -1;
+    if (cur != listeners_.end() && cur->config.listen == l.listen && !l.reuse_port) {
+      int old = server_->listen_fd(cur->index);
+      if (old >= 0) fd = ::fcntl(old, F_DUPFD_CLOEXEC, 0);
+    }
+    Switch& sw = new_switch(st.pipelines[i]);
+    gev::Options lo = listener_options(l, lifecycle_.loops().size());
+    lo.listen_fd = fd;
+    try {
+      size_t index = server_->add_listener(sw, lo, &sw);
+      {
+        std::lock_guard lock(metrics_.mu);
+        metrics_.listener_names.push_back(l.name);
+      }
+      opened.push_back({l, index, &sw});
+      serving.push_back({l, index, &sw});
+      GEV_INFO("reload: listener %s: %s over %s on %s", l.name.c_str(), l.handler.c_str(),
+               l.protocol.c_str(), l.listen.c_str());
+      if (cur != listeners_.end()) replaced.push_back(&*cur);
+    } catch (const std::exception& e) {
+      if (fd >= 0) ::close(fd);
+      for (const Listener& o : opened)
+        server_->remove_listener(o.index, [sw = o.sw] { sw->set(nullptr); });
+      return {false, "listener '" + l.name + "' on " + l.listen + ": " + e.what()};
+    }
+  }
+
+  // Commit: from here nothing fails.
+  size_t switched = 0, closed = 0;
+  bool retired_any = false;
+  for (size_t i = 0; i < next.listeners.size(); ++i) {
+    const Listener& s = serving[i];
+    if (std::any_of(opened.begin(), opened.end(), [&](const Listener& o) { return o.sw == s.sw; }))
+      continue;
+    std::shared_ptr<Pipeline> old = s.sw->set(st.pipelines[i]);
+    if (old != st.pipelines[i]) {
+      old->retired_by = gen;
+      retired_any = true;
+      ++switched;
+    }
+  }
+  for (const Listener& cur : listeners_) {
+    bool kept = std::any_of(serving.begin(), serving.end(),
+                            [&](const Listener& s) { return s.sw == cur.sw; });
+    if (kept) continue;
+    std::shared_ptr<Pipeline> old = cur.sw->current();
+    if (old && std::find(st.pipelines.begin(), st.pipelines.end(), old) == st.pipelines.end()) {
+      old->retired_by = gen;  // (a replacement listener may serve on with the same one)
+      retired_any = true;
+    }
+    ++closed;
+    // Once no connection can reach it any more, the switch lets its pipeline go.
+    server_->remove_listener(cur.index, [sw = cur.sw] { sw->set(nullptr); });
+    GEV_INFO("reload: listener %s on %s %s", cur.config.name.c_str(), cur.config.listen.c_str(),
+             std::find(replaced.begin(), replaced.end(), &cur) != replaced.end()
+                 ? "replaced (its settings changed)"
+                 : "removed");
+  }
+  size_t kept = st.modules.size() - st.fresh.size();
+  {
+    std::lock_guard lock(serving_mu_);
+    listeners_ = std::move(serving);
+  }
+  modules_ = std::move(st.modules);  // modules no one else holds start retiring
+  generation_ = gen;
+  options_ = std::move(next);
+  set_log_level(options_.log_level);
+  {
+    std::lock_guard lock(metrics_.mu);
+    metrics_.modules = modules_;
+  }
+  metrics_.generation = gen;
+
+  // Connections still on a pipeline this reload retired get the drain timeout.
+  if (retired_any) {
+    auto drain = std::chrono::milliseconds(options_.drain_timeout_ms);
+    for (EventLoop* loop : lifecycle_.loops())
+      loop->run_after(drain, [loop, gen] {
+        size_t n = 0;
+        loop->for_each_connection([&](Connection& c) {
+          ConnSlot* slot = slot_of(c);
+          if (!slot || !c.connected()) return;
+          uint64_t by = slot->pipeline->retired_by.load();
+          if (by == 0 || by > gen) return;
+          c.close_now(CloseReason::kDrainTimeout);
+          ++n;
+        });
+        if (n)
+          GEV_WARN("reload %llu: drain deadline passed on loop %zu: closed %zu connections of "
+                   "older generations",
+                   static_cast<unsigned long long>(gen), loop->index(), n);
+      });
+  }
+  std::string msg = "generation " + std::to_string(gen) + " serving: " +
+                    std::to_string(st.fresh.size()) + " modules loaded, " + std::to_string(kept) +
+                    " kept; listeners: " + std::to_string(switched) + " switched, " +
+                    std::to_string(opened.size()) + " opened, " + std::to_string(closed) +
+                    " closed";
+  return {true, msg};
+}
+
+ReloadThread::ReloadThread(Runtime& runtime) : runtime_(runtime), thread_([this] { run(); }) {}
+
+ReloadThread::~ReloadThread() {
+  shutdown();
+}
+
+void ReloadThread::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReloadThread::request(std::function<void(const Runtime::Result&)> done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!quit_) {
+      queue_.push_back(std::move(done));
+      cv_.notify_all();
+      return;
+    }
+  }
+  done({false, "the server is stopping"});
+}
+
+void ReloadThread::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return quit_ || !queue_.empty(); });
+    if (quit_) break;
+    auto done = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    done(runtime_.reload());
+    lock.lock();
+  }
+  for (auto& done : queue_) done({false, "the server is stopping"});
+  queue_.clear();
+}
+
+}  // namespace gev::host

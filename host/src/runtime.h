@@ -1,0 +1,130 @@
+// Runtime: what gev-host serves now (its modules, listeners and their pipelines) and the
+// in-process reload that replaces it.
+//
+// A reload re-reads the command line and config file and rescans the module directory.
+// Modules whose file and options are unchanged are kept; the others are opened from a
+// fresh private copy, created and initialised on every loop. Nothing running changes
+// until all of that has worked. Then each listener's Switch gets its new pipeline (new
+// connections take it; open ones keep theirs), new listeners open, removed ones close,
+// and the connections left on old pipelines are closed at the drain deadline. Old
+// modules unload when nothing refers to them any more (ModuleLifecycle).
+#pragma once
+
+#include <gev/server.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host_options.h"
+#include "lifecycle.h"
+#include "metrics.h"
+#include "module_loader.h"
+#include "pipeline.h"
+
+namespace gev::host {
+
+class Runtime {
+ public:
+  // argv is kept (and re-parsed on every reload).
+  Runtime(int argc, char** argv, HostOptions options, ModuleLoader& loader,
+          ModuleLifecycle& lifecycle, MetricsSource& metrics);
+
+  // Start-up, before server.run(): loads the modules (a broken one is refused with a log
+  // line, the rest load), queues loop_init on every loop and resolves every listener's
+  // pipeline. False when a listener lacks a module: print *error and exit 1.
+  bool load(Server& server, std::string* error);
+  // Then adds every listener to the server (inherited_fd(listener): a socket from systemd
+  // or a previous gev-host, or -1 to bind).
+  void listen(const std::function<int(const ListenerConfig&)>& inherited_fd);
+
+  struct Result {
+    bool ok = false;
+    std::string message;  // one line or a few: what changed, or why nothing did
+  };
+  // Reloads on the calling thread, which must not be a loop thread (it waits for every
+  // loop to run loop_init). Reloads are serialised.
+  Result reload();
+  // From the server's stop hook: later reloads are refused, one in progress gives up.
+  void stopping();
+
+  // Listeners serving now (server index, name): what a hand-off passes on.
+  std::vector<std::pair<size_t, std::string>> serving() const;
+  const HostOptions& options() const { return options_; }  // reload thread or before run
+
+ private:
+  struct Listener {
+    ListenerConfig config;
+    size_t index;  // in the server
+    Switch* sw;
+  };
+  using ModuleMap = std::map<std::string, std::shared_ptr<LoadedModule>>;
+  struct Staged {
+    ModuleMap modules;
+    std::vector<std::shared_ptr<LoadedModule>> fresh;  // opened by this load
+    std::vector<std::shared_ptr<Pipeline>> pipelines;  // per listener in the new options
+    std::vector<std::string> refused;                  // "file: reason"
+  };
+
+  // Opens what changed, keeps what did not. strict (a reload): any refused module fails.
+  bool stage(const HostOptions& next, uint64_t gen, bool strict, Staged& out, std::string* error);
+  std::shared_ptr<LoadedModule> open_module(const std::filesystem::path& file,
+                                            const HostOptions& next, std::string* error);
+  std::shared_ptr<Pipeline> pipeline_for(const ListenerConfig& l, const Staged& s, uint64_t gen,
+                                         const std::filesystem::path& module_dir,
+                                         std::string* error) const;
+  bool init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh, std::string* error);
+  Switch& new_switch(std::shared_ptr<Pipeline> p);
+  Result reload_locked();
+
+  std::vector<std::string> args_;
+  HostOptions options_;
+  ModuleLoader& loader_;
+  ModuleLifecycle& lifecycle_;
+  MetricsSource& metrics_;
+  Server* server_ = nullptr;
+
+  std::mutex reload_mu_;  // one reload at a time; guards what follows
+  uint64_t generation_ = 1;
+  ModuleMap modules_;
+  std::vector<Listener> listeners_;
+  std::deque<Switch> switches_;  // every one ever made: the server refers to them
+  std::vector<std::shared_ptr<Pipeline>> initial_;  // load() to listen()
+
+  mutable std::mutex serving_mu_;  // listeners_ as read by serving()
+  std::atomic<bool> stopping_{false};
+};
+
+// Runs reloads on a thread of its own (a reload waits for the loops, so it cannot run on
+// one), one after the other, and reports each to whoever asked.
+class ReloadThread {
+ public:
+  explicit ReloadThread(Runtime& runtime);
+  ~ReloadThread();  // waits for the reload in progress; queued ones are refused
+  ReloadThread(const ReloadThread&) = delete;
+  ReloadThread& operator=(const ReloadThread&) = delete;
+
+  // Any thread. `done` runs on the reload thread (or at once, refused, after shutdown).
+  void request(std::function<void(const Runtime::Result&)> done);
+  // Finishes the reload in progress, refuses the queued ones and joins the thread.
+  void shutdown();
+
+ private:
+  void run();
+
+  Runtime& runtime_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void(const Runtime::Result&)>> queue_;
+  bool quit_ = false;
+  std::thread thread_;
+};
+
+}  // namespace gev::host
