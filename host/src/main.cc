@@ -218,9 +218,13 @@ int main(int argc, char** argv) {
         return f.get();
       };
       auto drained = [&server, &o] {
-        server.main_loop().run_in_loop([&server, &o] {
+        // Our listeners have stopped when this returns (the successor is told so next).
+        auto accepting_stopped = std::make_shared<std::promise<void>>();
+        server.main_loop().run_in_loop([&server, &o, accepting_stopped] {
           drain_then_stop(server, std::chrono::milliseconds(o.drain_timeout_ms));
+          accepting_stopped->set_value();
         });
+        accepting_stopped->get_future().wait_for(std::chrono::seconds(5));
       };
       handoff = std::make_unique<gev::host::HandoffServer>(o.handoff_socket, collect, drained);
     };

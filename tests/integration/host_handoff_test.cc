@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "fleet.h"
 #include "host_fixture.h"
 #include "host_process.h"
 #include "test_client.h"
@@ -37,69 +38,6 @@ std::vector<std::string> generation_args(const ModuleDir& dir, const std::string
   return a;
 }
 
-// Which generation answered `line` with `reply`: -1 if neither form fits.
-int answered_by(const std::string& line, const std::string& reply, int newest) {
-  if (reply == line) return -2;  // an echo generation (even)
-  for (int g = 1; g <= newest; g += 2)
-    if (reply == "g" + std::to_string(g) + ":" + line) return g;
-  return -1;
-}
-
-struct Fleet {
-  std::atomic<bool> stop{false};
-  std::atomic<int> newest{0};
-  std::atomic<long> messages{0}, connections{0};
-  std::mutex mu;
-  std::vector<std::string> errors;
-  void error(std::string e) {
-    std::lock_guard lock(mu);
-    if (errors.size() < 20) errors.push_back(std::move(e));
-  }
-};
-
-// One client: connect, 20 lines one at a time, each reply checked and all from the same
-// generation (a connection stays with the host that accepted it), close; repeat.
-void client(Fleet& f, uint16_t port, int id) {
-  for (int round = 0; !f.stop && round < 100000; ++round) {
-    TestClient c;
-    if (!c.connect(port)) {
-      f.error("client " + std::to_string(id) + ": connect refused");
-      continue;
-    }
-    f.connections++;
-    int first = 0;
-    for (int i = 0; i < 20; ++i) {
-      std::string line =
-          "c" + std::to_string(id) + " r" + std::to_string(round) + " m" + std::to_string(i) + "\n";
-      if (!c.send_all(line)) {
-        f.error("client " + std::to_string(id) + ": send failed (reset?)");
-        break;
-      }
-      int newest = f.newest + 1;  // a host may answer before the test counts it
-      size_t want = line.size();
-      std::string reply = c.recv_exact(want, 5000);
-      // A prefixed reply is longer: read up to its newline.
-      while (!reply.empty() && reply.back() != '\n' && reply.size() < 200) {
-        std::string more = c.recv_exact(1, 5000);
-        if (more.empty()) break;
-        reply += more;
-      }
-      int g = answered_by(line, reply, newest);
-      if (g == -1) {
-        f.error("client " + std::to_string(id) + ": '" + line.substr(0, line.size() - 1) +
-                "' answered with '" + reply + "'" + (c.eof() ? " then EOF" : ""));
-        break;
-      }
-      if (first == 0) first = g;
-      if (g != first) {
-        f.error("client " + std::to_string(id) + ": one connection answered by two hosts");
-        break;
-      }
-      f.messages++;
-    }
-  }
-}
-
 }  // namespace
 
 TEST_CASE("hand-off: five restarts under load lose, refuse and reset nothing") {
@@ -116,9 +54,12 @@ TEST_CASE("hand-off: five restarts under load lose, refuse and reset nothing") {
 
   Fleet fleet;
   std::vector<std::thread> clients;
-  for (int i = 0; i < 4; ++i) clients.emplace_back(client, std::ref(fleet), port, i);
+  // Two clients as fast as they can, two pacing their lines so their connections span swaps.
+  for (int i = 0; i < 4; ++i)
+    clients.emplace_back(fleet_client, std::ref(fleet), port, i, i < 2 ? 0 : 15);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (int g = 1; g <= 5; ++g) {
+    fleet.begun = g;
     hosts.push_back(
         std::make_unique<HostProcess>(GEV_HOST_PATH, generation_args(dir, listen, sock, g)));
     HostProcess& now = *hosts.back();
@@ -142,7 +83,10 @@ TEST_CASE("hand-off: five restarts under load lose, refuse and reset nothing") {
   for (const auto& e : fleet.errors) FAIL_CHECK(e);
   CHECK(fleet.errors.empty());
   CHECK(fleet.messages.load() > 1000);
-  MESSAGE("hand-off: 5 restarts, " << fleet.connections.load() << " connections, "
+  CHECK(fleet.spanning.load() >= 3);
+  MESSAGE("hand-off: 5 restarts, " << fleet.connections.load() << " connections ("
+                                   << fleet.exact.load() << " checked to be the newest host's, "
+                                   << fleet.spanning.load() << " spanning a restart), "
                                    << fleet.messages.load() << " checked replies, "
                                    << fleet.errors.size() << " errors");
 }

@@ -1,5 +1,6 @@
 // prefix_echo: echo with a prefix (option prefix, default "v2:"), the "new build" whose
-// replies differ from echo's in the hand-off and reload tests.
+// replies differ from echo's in the hand-off and reload tests (built a second time as
+// echo_v2.so, named "echo", so a reload can swap it in for echo.so).
 #include <gev/sdk/cpp/module.h>
 
 #include <string>
@@ -22,4 +23,7 @@ class PrefixEcho : public gev::sdk::Handler {
 };
 }  // namespace
 
-GEV_HANDLER_MODULE(PrefixEcho, "prefix_echo", "1.0.0")
+#ifndef PREFIX_ECHO_NAME
+#define PREFIX_ECHO_NAME "prefix_echo"
+#endif
+GEV_HANDLER_MODULE(PrefixEcho, PREFIX_ECHO_NAME, "1.0.0")

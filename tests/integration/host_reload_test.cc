@@ -1,0 +1,281 @@
+// In-process reload (SIGHUP, POST /reload): handler swaps under load, refused modules,
+// the drain deadline, listeners opened and closed, and a timer keeping its module loaded.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fleet.h"
+#include "host_fixture.h"
+#include "host_process.h"
+#include "test_client.h"
+
+using namespace gev::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// One HTTP/1.1 request with Connection: close; returns the whole response.
+std::string http(uint16_t port, const std::string& method, const std::string& path) {
+  TestClient c(port);
+  c.send_all(method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  return c.recv_until_eof(15000);
+}
+
+std::string reload(uint16_t admin) {
+  return http(admin, "POST", "/reload");
+}
+
+// The value of one sample on /metrics ("name{labels}"), or -1.
+long metric(uint16_t admin, const std::string& sample) {
+  std::string body = http(admin, "GET", "/metrics");
+  size_t at = body.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stol(body.substr(at + sample.size() + 2));
+}
+
+size_t open_fds(pid_t pid) {
+  size_t n = 0;
+  std::error_code ec;
+  for ([[maybe_unused]] const auto& e :
+       fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec))
+    ++n;
+  return n;
+}
+
+// Puts a module build at dir/<as>.so the way an install does: a new file renamed over
+// the old one (the running host has its own copy of the old one).
+void install(const ModuleDir& dir, const std::string& build, const std::string& as) {
+  fs::path src = fs::path(GEV_MODULE_DIR) / (build + ".so");
+  if (!fs::exists(src)) src = fs::path(GEV_TEST_MODULE_DIR) / (build + ".so");
+  fs::path tmp = dir.path / (as + ".so.new");
+  fs::copy_file(src, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, dir.path / (as + ".so"));
+}
+
+// A config with an admin endpoint, 2 loops and the given listener sections.
+fs::path write_config(const ModuleDir& dir, const std::string& listeners,
+                      const std::string& extra = "") {
+  fs::path conf = dir.path / "host.conf";
+  std::ofstream f(conf);
+  f << "loops = 2\nadmin = 127.0.0.1:0\nmodule-dir = " << dir.path.string() << "\n"
+    << extra << listeners;
+  return conf;
+}
+
+const char* kMainListener = "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = echo\n";
+
+// The port of the last "listening on" line in the log.
+uint16_t last_listening_port(const std::string& log) {
+  size_t at = log.rfind("listening on 127.0.0.1:");
+  if (at == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::stoi(log.substr(at + 23)));
+}
+
+}  // namespace
+
+TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing") {
+  ModuleDir dir({"line", "echo"});
+  write_config(dir, kMainListener, "drain-timeout = 10000\n");
+  HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  uint16_t port = host.port(0), admin = host.port(1);
+  size_t baseline = open_fds(host.pid());
+
+  Fleet fleet;
+  std::vector<std::thread> clients;
+  // Two clients as fast as they can, two pacing their lines so their connections span swaps.
+  for (int i = 0; i < 4; ++i)
+    clients.emplace_back(fleet_client, std::ref(fleet), port, i, i < 2 ? 0 : 15);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int g = 1; g <= 10; ++g) {
+    // Odd swaps install the prefixing build (its prefix from the config file), even ones
+    // echo again; odd ones reload by POST /reload, even ones by SIGHUP.
+    install(dir, g % 2 ? "echo_v2" : "echo", "echo");
+    write_config(dir, kMainListener,
+                 "drain-timeout = 10000\n" +
+                     (g % 2 ? "[module.echo]\nprefix = g" + std::to_string(g) + ":\n" : ""));
+    fleet.begun = g;
+    std::string done = "reload: generation " + std::to_string(g + 1) + " serving";
+    if (g % 2) {
+      std::string r = reload(admin);
+      REQUIRE_MESSAGE(contains(r, "200 OK"), r);
+      CHECK(contains(r, "1 modules loaded"));
+    } else {
+      REQUIRE(::kill(host.pid(), SIGHUP) == 0);
+      REQUIRE_MESSAGE(wait_until([&] { return contains(host.log(), done); }, 10000), host.log());
+    }
+    CHECK(contains(host.log(), done));
+    fleet.newest = g;
+    // A connection made now gets the new build.
+    TestClient probe(port);
+    std::string want = g % 2 ? "g" + std::to_string(g) + ":probe\n" : "probe\n";
+    REQUIRE(probe.send_all("probe\n"));
+    CHECK(probe.recv_exact(want.size(), 5000) == want);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  fleet.stop = true;
+  for (auto& t : clients) t.join();
+  for (const auto& e : fleet.errors) FAIL_CHECK(e);
+  CHECK(fleet.errors.empty());
+  CHECK(fleet.messages.load() > 1000);
+  CHECK(fleet.exact.load() > 10);
+  CHECK(fleet.spanning.load() >= 5);
+  // Every old generation unloads once its connections are gone; the fds are back.
+  CHECK_MESSAGE(wait_until([&] { return metric(admin, "gev_module_generations_live{module=\"echo\"}") == 1; }, 10000),
+                host.log());
+  CHECK(metric(admin, "gev_reloads_total{result=\"ok\"}") == 10);
+  CHECK(metric(admin, "gev_reloads_total{result=\"error\"}") == 0);
+  CHECK(metric(admin, "gev_generation") == 11);
+  CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"peer_reset\"}") == 0);
+  CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"drain_timeout\"}") ==
+        0);
+  CHECK(wait_until([&] { return open_fds(host.pid()) == baseline; }, 5000));
+  CHECK(open_fds(host.pid()) == baseline);
+  MESSAGE("reload: 10 swaps, " << fleet.connections.load() << " connections ("
+                               << fleet.exact.load() << " checked to be the newest generation's, "
+                               << fleet.spanning.load() << " spanning a swap), "
+                               << fleet.messages.load() << " checked replies, "
+                               << fleet.errors.size() << " errors");
+  host.terminate();
+  CHECK(host.wait_exit(10000) == 0);
+}
+
+TEST_CASE("reload: a broken module is refused and the running generation keeps serving") {
+  ModuleDir dir({"line", "echo"});
+  write_config(dir, kMainListener);
+  HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  uint16_t port = host.port(0), admin = host.port(1);
+  TestClient before(port);
+  REQUIRE(before.echo("one\n") == "one\n");
+
+  // Not a shared object at all.
+  { std::ofstream(dir.path / "echo.so", std::ios::trunc) << "not an ELF file"; }
+  std::string r = reload(admin);
+  CHECK_MESSAGE(contains(r, "500 Internal Server Error"), r);
+  CHECK(contains(r, "refused module " + (dir.path / "echo.so").string()));
+  CHECK(contains(r, "not a loadable shared object"));
+  CHECK(contains(r, "generation 1 keeps serving"));
+  CHECK(contains(host.log(), "reload failed: refused module"));
+  CHECK(before.echo("two\n") == "two\n");
+  TestClient during(port);
+  CHECK(during.echo("three\n") == "three\n");
+
+  // A module whose create() fails.
+  install(dir, "echo", "echo");
+  install(dir, "create_fails", "create_fails");
+  r = reload(admin);
+  CHECK_MESSAGE(contains(r, "500 Internal Server Error"), r);
+  CHECK(contains(r, "create() failed"));
+  // A config naming a handler that does not exist.
+  fs::remove(dir.path / "create_fails.so");
+  write_config(dir, "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = nope\n");
+  r = reload(admin);
+  CHECK(contains(r, "no handler module named 'nope'"));
+  // A config that does not parse.
+  write_config(dir, "[listener.main]\nlisten = 127.0.0.1:0\nbogus = 1\n");
+  r = reload(admin);
+  CHECK(contains(r, "config: "));
+  CHECK(contains(r, "unknown option"));
+  CHECK(metric(admin, "gev_reloads_total{result=\"error\"}") == 4);
+  CHECK(metric(admin, "gev_generation") == 1);
+  CHECK(before.echo("four\n") == "four\n");
+
+  // Fixed: the next reload works, and the old connection is still served.
+  write_config(dir, kMainListener);
+  r = reload(admin);
+  CHECK_MESSAGE(contains(r, "200 OK"), r);
+  CHECK(contains(r, "generation 2 serving"));
+  CHECK(before.echo("five\n") == "five\n");
+  CHECK(http(admin, "GET", "/reload").find("405") != std::string::npos);
+}
+
+TEST_CASE("reload: the drain deadline closes a connection that never finishes") {
+  ModuleDir dir({"line", "echo"});
+  write_config(dir, kMainListener, "drain-timeout = 300\n");
+  HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  uint16_t port = host.port(0), admin = host.port(1);
+  TestClient lingering(port);
+  REQUIRE(lingering.echo("hello\n") == "hello\n");
+  install(dir, "echo_v2", "echo");
+  REQUIRE(contains(reload(admin), "200 OK"));
+  // Until the deadline the old generation serves it; then it is closed.
+  CHECK(lingering.echo("still old\n") == "still old\n");
+  TestClient fresh(port);
+  CHECK(fresh.echo("new\n", 5000) == "v2:new\n");
+  CHECK(lingering.wait_closed(5000));
+  CHECK(wait_until([&] { return contains(host.log(), "drain deadline passed"); }, 2000));
+  CHECK(contains(host.log(), "closed 1 connections of older generations"));
+  CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"drain_timeout\"}") ==
+        1);
+  CHECK(wait_until([&] { return contains(host.log(), "unloaded module echo (generation 1)"); }, 5000));
+  CHECK(metric(admin, "gev_module_generations_live{module=\"echo\"}") == 1);
+  CHECK(fresh.echo("kept\n", 5000) == "v2:kept\n");
+}
+
+TEST_CASE("reload: listeners added to the config open, removed ones close") {
+  ModuleDir dir({"line", "raw", "echo"});
+  write_config(dir, kMainListener);
+  HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  uint16_t main_port = host.port(0), admin = host.port(1);
+  TestClient held(main_port);
+  REQUIRE(held.echo("a\n") == "a\n");
+
+  const char* extra = "[listener.extra]\nlisten = 127.0.0.1:0\nprotocol = raw\nhandler = echo\n";
+  write_config(dir, std::string(kMainListener) + extra);
+  std::string r = reload(admin);
+  REQUIRE_MESSAGE(contains(r, "200 OK"), r);
+  CHECK(contains(r, "1 opened"));
+  uint16_t extra_port = last_listening_port(host.log());
+  REQUIRE(extra_port != 0);
+  REQUIRE(extra_port != main_port);
+  TestClient e(extra_port);
+  CHECK(e.echo("raw bytes") == "raw bytes");
+
+  // Remove main: its socket closes, its open connection is served until the deadline.
+  write_config(dir, extra);
+  r = reload(admin);
+  REQUIRE_MESSAGE(contains(r, "200 OK"), r);
+  CHECK(contains(r, "1 closed"));
+  CHECK(wait_until([&] { return !TestClient().connect(main_port); }, 2000));
+  CHECK(held.echo("b\n") == "b\n");
+  CHECK(e.echo("still") == "still");
+  CHECK(contains(host.log(), "reload: listener main on 127.0.0.1:0 removed"));
+  // Back again, on a new socket.
+  write_config(dir, std::string(kMainListener) + extra);
+  REQUIRE(contains(reload(admin), "200 OK"));
+  TestClient again(last_listening_port(host.log()));
+  CHECK(again.echo("c\n") == "c\n");
+}
+
+TEST_CASE("reload: a timer keeps its module loaded until it has fired") {
+  ModuleDir dir({"line", "late_echo"});
+  write_config(dir, "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = late_echo\n");
+  HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  uint16_t port = host.port(0), admin = host.port(1);
+  {
+    TestClient c(port);
+    REQUIRE(c.echo("x\n") == "x\n");  // starts a 300 ms timer on no connection
+  }
+  // The connection is gone and a new build replaces the module before the timer fires.
+  install(dir, "late_echo", "late_echo");
+  REQUIRE(contains(reload(admin), "200 OK"));
+  std::string unloaded = "unloaded module late_echo (generation 1)";
+  REQUIRE_MESSAGE(wait_until([&] { return contains(host.log(), unloaded); }, 5000), host.log());
+  std::string log = host.log();
+  size_t fired = log.find("timer fired");
+  CHECK(fired != std::string::npos);
+  CHECK(fired < log.find(unloaded));
+  TestClient after(port);
+  CHECK(after.echo("y\n") == "y\n");
+  CHECK(metric(admin, "gev_module_generations_live{module=\"late_echo\"}") >= 1);
+}
