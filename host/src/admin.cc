@@ -97,8 +97,7 @@ std::span<const uint8_t> AdminEndpoint::on_message(Connection& c, const Frame& r
       reply = response(200, "OK", "text/plain", "ok\n", close, method == "HEAD");
     } else {
       reply = response(404, "Not Found", "text/plain", "try /metrics, /healthz or POST /reload\n",
-                       close,
-                       method == "HEAD");
+                       close, method == "HEAD");
     }
   }
   c.send(reply);  // copied into the output: the string dies with this call

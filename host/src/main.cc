@@ -202,7 +202,8 @@ int main(int argc, char** argv) {
       gev::host::sd_notify("READY=1\nMAINPID=" + std::to_string(::getpid()));
       serving.set_value(true);
     });
-    server.set_hangup_hook([&reloads] { reloads.request([](const gev::host::Runtime::Result&) {}); });
+    server.set_hangup_hook(
+        [&reloads] { reloads.request([](const gev::host::Runtime::Result&) {}); });
     // Our own hand-off socket: a successor may take our listening sockets, and we drain.
     auto start_handoff = [&] {
       auto collect = [&server, &runtime, admin_index] {
@@ -261,7 +262,7 @@ int main(int argc, char** argv) {
     } catch (const std::future_error&) {
     }
     if (confirm.joinable()) confirm.join();
-    handoff.reset();    // its thread reads from the server
+    handoff.reset();     // its thread reads from the server
     reloads.shutdown();  // a reload in progress ends (refused from now on)
   }
   return rc;

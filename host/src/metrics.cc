@@ -1,12 +1,12 @@
 // /metrics rendering: one family at a time, HELP and TYPE first, a sample per listener.
 #include "metrics.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cinttypes>
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <algorithm>
 
 #include "host_api.h"
 #include "lifecycle.h"

@@ -161,8 +161,7 @@ std::shared_ptr<Pipeline> Runtime::pipeline_for(const ListenerConfig& l, const S
   auto find = [&](const std::string& name, bool protocol) -> std::shared_ptr<LoadedModule> {
     auto it = s.modules.find(name);
     if (it == s.modules.end()) return nullptr;
-    return (protocol ? it->second->is_protocol() : it->second->is_handler()) ? it->second
-                                                                             : nullptr;
+    return (protocol ? it->second->is_protocol() : it->second->is_handler()) ? it->second : nullptr;
   };
   std::shared_ptr<LoadedModule> protocol = find(l.protocol, true);
   std::shared_ptr<LoadedModule> handler = find(l.handler, false);
@@ -215,8 +214,8 @@ void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_
       std::lock_guard lock(metrics_.mu);
       metrics_.listener_names.push_back(l.name);
     }
-    GEV_INFO("listener %s: %s over %s on %s", l.name.c_str(), l.handler.c_str(),
-             l.protocol.c_str(), l.listen.c_str());
+    GEV_INFO("listener %s: %s over %s on %s", l.name.c_str(), l.handler.c_str(), l.protocol.c_str(),
+             l.listen.c_str());
   }
   initial_.clear();
 }
@@ -249,7 +248,8 @@ bool Runtime::init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh
   }
   if (wait->failed.empty()) return true;
   *error = "loop_init failed: " + wait->failed.front();
-  if (wait->failed.size() > 1) *error += " (and " + std::to_string(wait->failed.size() - 1) + " more)";
+  if (wait->failed.size() > 1)
+    *error += " (and " + std::to_string(wait->failed.size() - 1) + " more)";
   return false;
 }
 
@@ -407,16 +407,17 @@ Runtime::Result Runtime::reload_locked() {
           ++n;
         });
         if (n)
-          GEV_WARN("reload %llu: drain deadline passed on loop %zu: closed %zu connections of "
-                   "older generations",
-                   static_cast<unsigned long long>(gen), loop->index(), n);
+          GEV_WARN(
+              "reload %llu: drain deadline passed on loop %zu: closed %zu connections of "
+              "older generations",
+              static_cast<unsigned long long>(gen), loop->index(), n);
       });
   }
-  std::string msg = "generation " + std::to_string(gen) + " serving: " +
-                    std::to_string(st.fresh.size()) + " modules loaded, " + std::to_string(kept) +
-                    " kept; listeners: " + std::to_string(switched) + " switched, " +
-                    std::to_string(opened.size()) + " opened, " + std::to_string(closed) +
-                    " closed";
+  std::string msg = "generation " + std::to_string(gen) +
+                    " serving: " + std::to_string(st.fresh.size()) + " modules loaded, " +
+                    std::to_string(kept) + " kept; listeners: " + std::to_string(switched) +
+                    " switched, " + std::to_string(opened.size()) + " opened, " +
+                    std::to_string(closed) + " closed";
   return {true, msg};
 }
 

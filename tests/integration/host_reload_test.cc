@@ -68,13 +68,26 @@ fs::path write_config(const ModuleDir& dir, const std::string& listeners,
   return conf;
 }
 
-const char* kMainListener = "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = echo\n";
+const char* kMainListener =
+    "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = echo\n";
 
 // The port of the last "listening on" line in the log.
 uint16_t last_listening_port(const std::string& log) {
   size_t at = log.rfind("listening on 127.0.0.1:");
   if (at == std::string::npos) return 0;
   return static_cast<uint16_t>(std::stoi(log.substr(at + 23)));
+}
+
+// Stops the host: a graceful stop exits 0, and in sanitizer builds a memory error or leak
+// (an unload done too early, a generation never freed) shows in the status and log.
+void check_clean_exit(HostProcess& host) {
+  host.terminate();
+  const std::string& log = host.log();
+  std::string tail = log.size() > 4000 ? log.substr(log.size() - 4000) : log;
+  CHECK_MESSAGE(host.wait_exit(10000) == 0, "exit status " << host.wait_exit(0) << ":\n" << tail);
+  CHECK_MESSAGE(!contains(log, "Sanitizer"), tail);
+  CHECK_MESSAGE(!contains(log, "runtime error"), tail);
+  CHECK_MESSAGE(!contains(log, "still referenced at exit"), tail);
 }
 
 }  // namespace
@@ -127,23 +140,25 @@ TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing")
   CHECK(fleet.exact.load() > 10);
   CHECK(fleet.spanning.load() >= 5);
   // Every old generation unloads once its connections are gone; the fds are back.
-  CHECK_MESSAGE(wait_until([&] { return metric(admin, "gev_module_generations_live{module=\"echo\"}") == 1; }, 10000),
-                host.log());
+  CHECK_MESSAGE(
+      wait_until([&] { return metric(admin, "gev_module_generations_live{module=\"echo\"}") == 1; },
+                 10000),
+      host.log());
   CHECK(metric(admin, "gev_reloads_total{result=\"ok\"}") == 10);
   CHECK(metric(admin, "gev_reloads_total{result=\"error\"}") == 0);
   CHECK(metric(admin, "gev_generation") == 11);
-  CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"peer_reset\"}") == 0);
+  CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"peer_reset\"}") ==
+        0);
   CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"drain_timeout\"}") ==
         0);
   CHECK(wait_until([&] { return open_fds(host.pid()) == baseline; }, 5000));
   CHECK(open_fds(host.pid()) == baseline);
-  MESSAGE("reload: 10 swaps, " << fleet.connections.load() << " connections ("
-                               << fleet.exact.load() << " checked to be the newest generation's, "
+  MESSAGE("reload: 10 swaps, " << fleet.connections.load() << " connections (" << fleet.exact.load()
+                               << " checked to be the newest generation's, "
                                << fleet.spanning.load() << " spanning a swap), "
                                << fleet.messages.load() << " checked replies, "
                                << fleet.errors.size() << " errors");
-  host.terminate();
-  CHECK(host.wait_exit(10000) == 0);
+  check_clean_exit(host);
 }
 
 TEST_CASE("reload: a broken module is refused and the running generation keeps serving") {
@@ -194,6 +209,7 @@ TEST_CASE("reload: a broken module is refused and the running generation keeps s
   CHECK(contains(r, "generation 2 serving"));
   CHECK(before.echo("five\n") == "five\n");
   CHECK(http(admin, "GET", "/reload").find("405") != std::string::npos);
+  check_clean_exit(host);
 }
 
 TEST_CASE("reload: the drain deadline closes a connection that never finishes") {
@@ -215,9 +231,11 @@ TEST_CASE("reload: the drain deadline closes a connection that never finishes") 
   CHECK(contains(host.log(), "closed 1 connections of older generations"));
   CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"drain_timeout\"}") ==
         1);
-  CHECK(wait_until([&] { return contains(host.log(), "unloaded module echo (generation 1)"); }, 5000));
+  CHECK(wait_until([&] { return contains(host.log(), "unloaded module echo (generation 1)"); },
+                   5000));
   CHECK(metric(admin, "gev_module_generations_live{module=\"echo\"}") == 1);
   CHECK(fresh.echo("kept\n", 5000) == "v2:kept\n");
+  check_clean_exit(host);
 }
 
 TEST_CASE("reload: listeners added to the config open, removed ones close") {
@@ -254,11 +272,13 @@ TEST_CASE("reload: listeners added to the config open, removed ones close") {
   REQUIRE(contains(reload(admin), "200 OK"));
   TestClient again(last_listening_port(host.log()));
   CHECK(again.echo("c\n") == "c\n");
+  check_clean_exit(host);
 }
 
-TEST_CASE("reload: a timer keeps its module loaded until it has fired") {
+TEST_CASE("reload: timers and tasks keep their module loaded until they have run") {
   ModuleDir dir({"line", "late_echo"});
-  write_config(dir, "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = late_echo\n");
+  write_config(dir,
+               "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = late_echo\n");
   HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
   REQUIRE_MESSAGE(host.listening(), host.log());
   uint16_t port = host.port(0), admin = host.port(1);
@@ -275,7 +295,11 @@ TEST_CASE("reload: a timer keeps its module loaded until it has fired") {
   size_t fired = log.find("timer fired");
   CHECK(fired != std::string::npos);
   CHECK(fired < log.find(unloaded));
+  size_t task = log.find("task ran");
+  CHECK(task != std::string::npos);
+  CHECK(task < log.find(unloaded));
   TestClient after(port);
   CHECK(after.echo("y\n") == "y\n");
   CHECK(metric(admin, "gev_module_generations_live{module=\"late_echo\"}") >= 1);
+  check_clean_exit(host);
 }

@@ -1,6 +1,6 @@
 // systemd integration, tested the way systemd does it but without systemd: listening
 // sockets passed as fds 3.. with LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES, and READY=1 /
-// STOPPING=1 read from our own NOTIFY_SOCKET.
+// RELOADING=1 / STOPPING=1 read from our own NOTIFY_SOCKET.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include "host_fixture.h"
@@ -140,12 +141,28 @@ TEST_CASE("systemd: a passed fd that is not a listening socket is a start-up err
   CHECK(contains(host.log(), "not a listening TCP socket"));
 }
 
-TEST_CASE("signals: SIGHUP does not end the host (reload is not implemented yet)") {
+TEST_CASE("signals: SIGHUP reloads, with RELOADING=1 then READY=1 to the service manager") {
   ModuleDir dir({"raw", "echo"});
-  HostProcess host(GEV_HOST_PATH, host_args(dir, "127.0.0.1:0"));
+  Notifier notify;
+  Inherit inherit{{}, {notify.env()}, false};
+  HostProcess host(GEV_HOST_PATH, host_args(dir, "127.0.0.1:0"), 10000, 1, inherit);
   REQUIRE_MESSAGE(host.listening(), host.log());
+  CHECK(notify.next().rfind("READY=1", 0) == 0);
+  TestClient before(host.port());
   REQUIRE(::kill(host.pid(), SIGHUP) == 0);
-  TestClient c(host.port());
-  CHECK(c.echo("after SIGHUP") == "after SIGHUP");
+  std::string reloading = notify.next();
+  CHECK_MESSAGE(reloading.rfind("RELOADING=1\nMONOTONIC_USEC=", 0) == 0, reloading);
+  CHECK(notify.next() == "READY=1");
+  CHECK(contains(host.log(), "reload: generation 2 serving"));
+  CHECK(before.echo("after SIGHUP") == "after SIGHUP");
+  TestClient after(host.port());
+  CHECK(after.echo("new connection") == "new connection");
   CHECK(host.wait_exit(200) == -1);
+  // A failed reload still ends with READY=1 (systemd waits for it), with a STATUS.
+  { std::ofstream(dir.path / "echo.so", std::ios::trunc) << "broken"; }
+  REQUIRE(::kill(host.pid(), SIGHUP) == 0);
+  CHECK(notify.next().rfind("RELOADING=1", 0) == 0);
+  std::string failed = notify.next();
+  CHECK_MESSAGE(failed.rfind("READY=1\nSTATUS=reload failed: refused module", 0) == 0, failed);
+  CHECK(after.echo("still served") == "still served");
 }
