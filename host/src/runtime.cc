@@ -403,7 +403,7 @@ Runtime::Result Runtime::reload_locked() {
           if (!slot || !c.connected()) return;
           uint64_t by = slot->pipeline->retired_by.load();
           if (by == 0 || by > gen) return;
-          c.close_now(CloseReason::kDrainTimeout);
+          c.close_after_flush(CloseReason::kDrainTimeout);  // stops reading; output goes first
           ++n;
         });
         if (n)

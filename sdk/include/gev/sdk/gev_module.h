@@ -41,9 +41,13 @@ typedef struct gev_module_descriptor {
   /* Makes the module's state from its config. NULL out_state is fine for stateless
    * modules. A status other than GEV_OK refuses the module (log why first). */
   gev_status (*create)(const gev_host_api* host, const gev_config* config, void** out_state);
+  /* Once nothing uses this instance any more (at stop, or after a reload replaced it
+   * and its last connection, timer and task are gone), after loop_fini on every loop.
+   * Join the threads you started: the library is unloaded next. */
   void (*destroy)(void* state);
   /* Optional. Per-loop state, so modules need no locks or thread-locals: init runs on
-   * each loop's thread after create, fini before destroy. */
+   * each loop's thread after create, fini before destroy. Cancel in fini the timers
+   * init started (the host cancels any still pending after it). */
   gev_status (*loop_init)(void* state, gev_loop* loop);
   void (*loop_fini)(void* state, gev_loop* loop);
   const gev_protocol_vtable* protocol; /* with GEV_MODULE_PROTOCOL */
