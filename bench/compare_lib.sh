@@ -6,9 +6,12 @@
 #   CMDS[name]               server command line; {port} is replaced by the port
 #   LOAD_ARGS[name]          extra gev-load arguments (optional)
 #   SCEN_NAMES, SCEN_ARGS    scenarios and their gev-load arguments
+#   SCEN_LOAD[scen]          another load binary for a scenario (optional; same JSON)
 #   ROUNDS DURATION WARMUP SERVER_CPU LOAD_CPU BASELINE
 # then calls compare_run, then compare_table TITLE COLUMN (its exit status: 1 if any
 # run failed).
+
+declare -gA SCEN_LOAD  # keeps what the caller set
 
 compare_run() {
   # Command prefixes that pin the server and the load to their own cores.
@@ -86,7 +89,7 @@ compare_run_one() {
   if ((ready)); then
     # shellcheck disable=SC2086  # scenario and contender args are meant to split
     out=$(timeout $((${DURATION%.*} + ${WARMUP%.*} + 30)) \
-      "${LOAD_PIN[@]}" "$LOAD" --port "$PORT" ${SCEN_ARGS[$scen]} ${LOAD_ARGS[$name]:-} \
+      "${LOAD_PIN[@]}" "${SCEN_LOAD[$scen]:-$LOAD}" --port "$PORT" ${SCEN_ARGS[$scen]} ${LOAD_ARGS[$name]:-} \
       --duration "$DURATION" --warmup "$WARMUP" --server-pid "$SERVER_PID" \
       --json 2>>"$ERRLOG") || rc=$?
   else

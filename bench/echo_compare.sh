@@ -66,13 +66,17 @@ if ((${#SERVERS[@]} == 0)); then
 fi
 
 # Scenario name -> gev-load arguments (order kept in SCEN_NAMES).
-SCEN_NAMES=(50c-512B-paced 50c-512B-pipe8 1000c-64B 50c-16KiB)
+SCEN_NAMES=(50c-512B-paced 50c-512B-pipe8 1000c-64B 50c-16KiB churn-4t-64B)
 declare -A SCEN_ARGS=(
   [50c-512B-paced]="--conns 50 --size 512 --pipeline 1 --rate 50000"
   [50c-512B-pipe8]="--conns 50 --size 512 --pipeline 8"
   [1000c-64B]="--conns 1000 --size 64 --pipeline 1"
   [50c-16KiB]="--conns 50 --size 16384 --pipeline 1"
+  [churn-4t-64B]="--threads 4 --size 64"
 )
+# churn: 4 client threads each connect, echo 64 B once and close, in a loop; msgs/s is
+# connections/s and ns/msg the server's CPU per connection.
+declare -A SCEN_LOAD=([churn-4t-64B]="$BUILD/bench/gev-connect-load")
 if ((${#ONLY[@]} > 0)); then
   for s in "${ONLY[@]}"; do
     [[ -n ${SCEN_ARGS[$s]+x} ]] || { echo "echo_compare: unknown scenario $s" >&2; exit 2; }
