@@ -37,6 +37,20 @@ EventLoop::~EventLoop() {
   remove_io(wakeup_->fd(), detail::kReadable);
 }
 
+void EventLoop::discard_pending() {
+  // A destructor may queue or cancel more: repeat until nothing is left (bounded).
+  for (int round = 0; round < 8; ++round) {
+    std::vector<Task> tasks;
+    {
+      std::lock_guard lock(tasks_mu_);
+      tasks.swap(tasks_);
+    }
+    TimerQueue timers = std::move(timers_);
+    timers_ = TimerQueue();
+    if (tasks.empty() && timers.size() == 0) return;
+  }  // tasks and timers die here, at the end of each round
+}
+
 void EventLoop::assert_in_loop_thread() const {
   if (!in_loop_thread()) {
     std::fprintf(stderr, "gev: EventLoop %zu used from a foreign thread\n", index_);

@@ -3,6 +3,7 @@
 // if even that fails it stops watching the socket for a moment.
 #pragma once
 
+#include <atomic>
 #include <functional>
 
 #include "gev/event_loop.h"
@@ -29,16 +30,16 @@ class Listener final : public IoHandler {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  void start();  // loop thread
-  void stop();   // loop thread; closes the socket (idempotent)
-  int fd() const { return fd_; }
+  void start();                   // loop thread
+  void stop();                    // loop thread; closes the socket (idempotent)
+  int fd() const { return fd_; }  // any thread (a hand-off or reload reads it)
   void handle_io(uint32_t mask) override;
 
  private:
   void on_fd_exhausted(int err);
 
   EventLoop& loop_;
-  int fd_;
+  std::atomic<int> fd_;  // written on the loop thread only
   int spare_fd_;
   bool watching_ = false;
   int64_t last_warning_ns_ = 0;

@@ -44,6 +44,18 @@ Server::Server(Handler& handler, Options options, Protocol* protocol) : Server(o
 }
 
 size_t Server::add_listener(Handler& handler, Options options, Protocol* protocol) {
+  return add_listener(handler, std::move(options), protocol, true);
+}
+
+size_t Server::add_listener_paused(Handler& handler, Options options, Protocol* protocol) {
+  return add_listener(handler, std::move(options), protocol, false);
+}
+
+void Server::start_listener(size_t listener) {
+  if (started_.load()) start_listeners(entry(listener));
+}
+
+size_t Server::add_listener(Handler& handler, Options options, Protocol* protocol, bool start) {
   if (stop_requested_.load()) throw std::logic_error("gev: add_listener during a stop");
   auto entry = std::make_unique<ListenerEntry>();
   options.loops = options_.loops;
@@ -68,7 +80,7 @@ size_t Server::add_listener(Handler& handler, Options options, Protocol* protoco
     listeners_.push_back(std::move(entry));
     index = listeners_.size() - 1;
   }
-  start_listeners(e);
+  if (start) start_listeners(e);
   return index;
 }
 
@@ -102,6 +114,10 @@ Server::ListenerEntry& Server::entry(size_t listener) const {
 Server::~Server() {
   stop();
   wait();
+  // Tasks and timers the loops never ran may hold things (a module instance, say) whose
+  // release runs code that uses the loops: release them while every loop exists.
+  for (auto& loop : loops_) loop->discard_pending();
+  main_loop_->discard_pending();
 }
 
 const SocketAddress& Server::address(size_t listener) const {

@@ -13,22 +13,22 @@ namespace gev::host {
 
 namespace {
 
-// A module's timer or task: runs fn(arg) in the scope of the module that started it,
-// holding that module (so it is not unloaded first) unless it was started without a
-// hold (during create, loop_init, loop_fini or destroy).
+// A module's task or timer callback: runs fn(arg) in the scope of the module that
+// started it, holding that module (so it is not unloaded first) unless it is per-loop
+// state (see ModuleScope), which runs as setup and is cancelled after loop_fini.
 struct ModuleTask {
   gev_task_fn fn;
   void* arg;
   LoadedModule* module;
   std::shared_ptr<LoadedModule> hold;
+  std::shared_ptr<TimerId> per_loop_id;  // a per-loop one-shot: forget its id once fired
+  size_t loop_index = 0;                 // ... on this loop
   void operator()() const {
-    ModuleScope scope(hold ? hold.get() : module, hold != nullptr);
+    ModuleScope scope(module, hold == nullptr);
+    if (per_loop_id) module->loop_timers[loop_index].erase(*per_loop_id);
     fn(arg);
   }
 };
-ModuleTask bind_to_module(gev_task_fn fn, void* arg) {
-  return ModuleTask{fn, arg, ModuleScope::module(), ModuleScope::hold()};
-}
 
 ModuleHost& self(gev_host* h) {
   return *reinterpret_cast<ModuleHost*>(h);
@@ -142,8 +142,13 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
   EventLoop* loop = loop_of(l);
   // An owned timer must run on its connection's loop, where close cancels it.
   if (owner && &conn_of(owner)->loop() != loop) return 0;
+  LoadedModule* m = ModuleScope::module();
+  // Per-loop state (see ModuleScope), recorded on its own loop's thread only.
+  bool per_loop = !owner && m && loop->in_loop_thread() && loop->index() < m->loop_timers.size() &&
+                  (interval_ns != 0 || ModuleScope::setup());
+  ModuleTask task{fn, arg, m, per_loop ? nullptr : ModuleScope::hold(), nullptr, loop->index()};
+  if (per_loop && interval_ns == 0) task.per_loop_id = std::make_shared<TimerId>(0);
   TimerId id;
-  auto task = bind_to_module(fn, arg);
   if (interval_ns == 0) {
     id = loop->run_after(std::chrono::nanoseconds(delay_ns), task);
   } else {
@@ -152,14 +157,19 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
   }
   if (owner) {
     if (ConnSlot* s = slot_of(*conn_of(owner))) s->timers.push_back(id);
-  } else if (LoadedModule* m = ModuleScope::module(); m && !task.hold) {
-    // A per-loop timer (started in loop_init, say): cancelled after loop_fini.
-    if (loop->index() < m->loop_timers.size()) m->loop_timers[loop->index()].push_back(id);
+  } else if (per_loop) {
+    m->loop_timers[loop->index()].insert(id);
+    if (task.per_loop_id) *task.per_loop_id = id;  // shared with the copy in the loop
   }
   return id;
 }
 void api_timer_cancel(gev_loop* l, gev_timer_id id) {
-  if (l && id) loop_of(l)->cancel(id);
+  if (!l || !id) return;
+  EventLoop* loop = loop_of(l);
+  LoadedModule* m = ModuleScope::module();
+  if (m && loop->in_loop_thread() && loop->index() < m->loop_timers.size())
+    m->loop_timers[loop->index()].erase(id);
+  loop->cancel(id);
 }
 
 uint32_t api_loop_count(gev_host* h) {
@@ -174,7 +184,8 @@ uint32_t api_loop_index(const gev_loop* l) {
 }
 gev_status api_post(gev_loop* l, gev_task_fn fn, void* arg) {
   if (!l || !fn) return GEV_ERR_INVALID;
-  loop_of(l)->queue_in_loop(bind_to_module(fn, arg));
+  loop_of(l)->queue_in_loop(
+      ModuleTask{fn, arg, ModuleScope::module(), ModuleScope::hold(), nullptr, 0});
   return GEV_OK;
 }
 void api_for_each_conn(gev_host* h, gev_loop* l, void (*fn)(gev_conn*, void*), void* arg) {

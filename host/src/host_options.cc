@@ -165,6 +165,8 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
   if (cli.idle_timeout_ms > (uint64_t{1} << 40)) {
     return fail("--idle-timeout: " + std::to_string(cli.idle_timeout_ms) + " ms is out of range");
   }
+  if (o.drain_timeout_ms > (uint64_t{1} << 40))
+    return fail("--drain-timeout: " + std::to_string(o.drain_timeout_ms) + " ms is out of range");
   for (const std::string& kv : module_opts) {
     if (!add_module_opt(kv, o)) {
       return fail("--module-opt: '" + kv + "' is not NAME.KEY=VALUE");

@@ -1,6 +1,6 @@
-// ModuleLifecycle implementation. A Retirement is shared by the tasks of one round (one
-// per loop); its destructor runs when the last of them has run or been discarded by an
-// exited loop, and starts the next step.
+// ModuleLifecycle implementation. A Retirement is shared by the tasks of one step (one
+// per running loop); its destructor runs when the last of them has run, or has been
+// discarded by a stopped loop, and starts the next step.
 #include "lifecycle.h"
 
 #include <gev/log.h>
@@ -9,20 +9,16 @@
 
 namespace gev::host {
 
+namespace {
+enum Step { kFini, kBarrier };
+}
+
 struct ModuleLifecycle::Retirement {
-  enum Step { kFini, kBarrier };
-  Retirement(ModuleLifecycle& l, LoadedModule* m, Step s) : lifecycle(l), module(m), step(s) {}
-  ~Retirement() {
-    if (step == kFini) {
-      module->destroy_state();
-      lifecycle.queue_round(module, kBarrier);
-    } else {
-      lifecycle.unload(module);
-    }
-  }
+  Retirement(ModuleLifecycle& l, LoadedModule* m, int s) : lifecycle(l), module(m), step(s) {}
+  ~Retirement() { lifecycle.next_step(module, step); }
   ModuleLifecycle& lifecycle;
   LoadedModule* module;
-  Step step;
+  int step;
 };
 
 ModuleLifecycle::~ModuleLifecycle() {
@@ -33,7 +29,9 @@ ModuleLifecycle::~ModuleLifecycle() {
 }
 
 void ModuleLifecycle::set_loops(std::span<EventLoop* const> loops) {
+  std::lock_guard lock(mu_);
   loops_.assign(loops.begin(), loops.end());
+  exited_.assign(loops_.size(), false);
 }
 
 std::shared_ptr<LoadedModule> ModuleLifecycle::adopt(std::unique_ptr<LoadedModule> m) {
@@ -44,27 +42,52 @@ std::shared_ptr<LoadedModule> ModuleLifecycle::adopt(std::unique_ptr<LoadedModul
   return std::shared_ptr<LoadedModule>(m.release(), [this](LoadedModule* p) { retire(p); });
 }
 
+std::vector<EventLoop*> ModuleLifecycle::running() const {
+  std::lock_guard lock(mu_);
+  std::vector<EventLoop*> out;
+  for (size_t i = 0; i < loops_.size(); ++i)
+    if (!exited_[i]) out.push_back(loops_[i]);
+  return out;
+}
+
 void ModuleLifecycle::retire(LoadedModule* m) {
   GEV_DEBUG("module %s (generation %llu): no longer referenced, retiring", m->name().c_str(),
             static_cast<unsigned long long>(m->generation));
-  queue_round(m, Retirement::kFini);
+  {
+    std::lock_guard lock(mu_);
+    if (exiting_ > 0) {  // released by module code inside loop_exit, on that thread
+      deferred_.push_back(m);
+      return;
+    }
+  }
+  start_retirement(m);
 }
 
-void ModuleLifecycle::queue_round(LoadedModule* m, int step) {
-  std::unique_lock lock(mu_);
-  if (stopped_) {
-    // No loop runs any more (each ran loop_fini for every live module as it exited, and
-    // may already be destroyed): finish here.
-    lock.unlock();
-    m->destroy_state();
-    unload(m);
+void ModuleLifecycle::start_retirement(LoadedModule* m) {
+  std::vector<EventLoop*> loops = running();
+  if (loops.empty()) {  // every loop has run its loop_fini already
+    next_step(m, kFini);
     return;
   }
-  auto round = std::make_shared<Retirement>(*this, m, static_cast<Retirement::Step>(step));
-  for (EventLoop* loop : loops_)
-    loop->queue_in_loop([round, loop] {
-      if (round->step == Retirement::kFini) round->module->fini_loop(*loop);
-    });
+  auto round = std::make_shared<Retirement>(*this, m, kFini);
+  for (EventLoop* loop : loops)
+    loop->queue_in_loop([round, loop] { round->module->fini_loop(*loop); });
+  // `round` dies with the last of its tasks (maybe already, as this returns: no lock is
+  // held here, so destroy() may run on this thread).
+}
+
+// Step `done` has run on every loop that was running.
+void ModuleLifecycle::next_step(LoadedModule* m, int done) {
+  if (done == kFini) {
+    m->destroy_state();
+    std::vector<EventLoop*> loops = running();
+    if (!loops.empty()) {
+      auto round = std::make_shared<Retirement>(*this, m, kBarrier);
+      for (EventLoop* loop : loops) loop->queue_in_loop([round] {});
+      return;
+    }
+  }
+  unload(m);
 }
 
 void ModuleLifecycle::unload(LoadedModule* m) {
@@ -78,13 +101,27 @@ void ModuleLifecycle::unload(LoadedModule* m) {
 }
 
 void ModuleLifecycle::loop_exit(EventLoop& loop) {
+  std::vector<LoadedModule*> deferred;
+  {
+    std::lock_guard lock(mu_);
+    if (loop.index() < exited_.size()) exited_[loop.index()] = true;
+    ++exiting_;  // a module released meanwhile waits in deferred_: none is unloaded
+    std::vector<LoadedModule*> live = live_;
+    for (LoadedModule* m : live) m->fini_loop(loop);
+    --exiting_;
+    deferred.swap(deferred_);
+  }
+  for (LoadedModule* m : deferred) start_retirement(m);
+}
+
+bool ModuleLifecycle::exited(const EventLoop& loop) const {
   std::lock_guard lock(mu_);
-  for (LoadedModule* m : live_) m->fini_loop(loop);
+  return loop.index() < exited_.size() && exited_[loop.index()];
 }
 
 void ModuleLifecycle::server_stopped() {
   std::lock_guard lock(mu_);
-  stopped_ = true;
+  exited_.assign(loops_.size(), true);
 }
 
 std::map<std::string, size_t> ModuleLifecycle::live() const {

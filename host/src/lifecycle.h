@@ -2,12 +2,13 @@
 //
 // adopt() wraps a freshly opened module in the shared_ptr that pipelines, connections,
 // timers and tasks copy. When the last copy goes (on any thread), the module retires:
-//   1. loop_fini on every loop where loop_init succeeded, each on its own thread;
+//   1. loop_fini on every loop where loop_init succeeded, each on its own thread (and
+//      the per-loop timers it left are cancelled there);
 //   2. destroy(state), where the last of those ran;
 //   3. one more turn of every loop, so a task the module's own threads posted before
-//      destroy() joined them has run; then dlclose and the private copy is deleted.
-// A loop that exits first finishes every live module itself (loop_exit), and once the
-// server has stopped (server_stopped) retirement runs inline on the releasing thread.
+//      destroy() joined them has run; then dlclose, and the private copy is deleted.
+// A loop that exits runs loop_fini for every live module itself (loop_exit) and takes no
+// further part; once every loop has exited, retirement runs on the releasing thread.
 #pragma once
 
 #include <gev/event_loop.h>
@@ -36,9 +37,13 @@ class ModuleLifecycle {
 
   std::shared_ptr<LoadedModule> adopt(std::unique_ptr<LoadedModule> m);
 
-  // From the server's loop exit hook (on that loop's thread).
+  // From the server's loop exit hook (on that loop's thread): loop_fini for every live
+  // module, and the loop takes no more retirement work.
   void loop_exit(EventLoop& loop);
-  // After Server::run() returned (every loop thread has ended).
+  // True once loop_exit ran for `loop` (on its thread: a task queued after the exit
+  // hook must not loop_init).
+  bool exited(const EventLoop& loop) const;
+  // After Server::run() returned (or failed): every loop counts as exited.
   void server_stopped();
 
   // Instances loaded (including retiring ones), per module name.
@@ -46,16 +51,21 @@ class ModuleLifecycle {
 
  private:
   struct Retirement;
+  std::vector<EventLoop*> running() const;  // loops that have not exited
   void retire(LoadedModule* m);
-  void queue_round(LoadedModule* m, int step);
+  void start_retirement(LoadedModule* m);
+  void next_step(LoadedModule* m, int done);
   void unload(LoadedModule* m);
 
   std::vector<EventLoop*> loops_;
-  // Guards live_ and stopped_. Recursive: module code run under it (loop_fini) may drop
-  // the last reference to another module.
+  // Guards live_ and exited_. Recursive: loop_exit runs loop_fini under it (so no module
+  // is unloaded meanwhile), and module code there may drop the last reference to
+  // another module. No other path runs module code or waits while holding it.
   mutable std::recursive_mutex mu_;
   std::vector<LoadedModule*> live_;
-  bool stopped_ = false;
+  std::vector<bool> exited_;
+  int exiting_ = 0;                      // loop_exit in progress (on the lock's owner)
+  std::vector<LoadedModule*> deferred_;  // released during it
 };
 
 }  // namespace gev::host

@@ -35,7 +35,7 @@ bool LoadedModule::create(const gev_config& config, std::string* error) {
   loop_timers.assign(loops, {});
   gev_status st;
   {
-    ModuleScope scope(this, false);
+    ModuleScope scope(this, true);
     st = descriptor_->create(&host_->api, &config, &state_);
   }
   host_->frozen.store(true, std::memory_order_release);
@@ -50,7 +50,7 @@ bool LoadedModule::create(const gev_config& config, std::string* error) {
 bool LoadedModule::init_loop(EventLoop& loop) {
   if (!created_ || loop.index() >= inited_.size()) return false;
   if (descriptor_->loop_init) {
-    ModuleScope scope(this, false);
+    ModuleScope scope(this, true);
     if (descriptor_->loop_init(state_, reinterpret_cast<gev_loop*>(&loop)) != GEV_OK) {
       GEV_ERROR("module %s: loop_init failed on loop %zu", name_.c_str(), loop.index());
       return false;
@@ -62,12 +62,15 @@ bool LoadedModule::init_loop(EventLoop& loop) {
 
 void LoadedModule::fini_loop(EventLoop& loop) {
   size_t i = loop.index();
-  if (i >= inited_.size() || !inited_[i]) return;
-  inited_[i] = 0;
-  if (descriptor_->loop_fini) {
-    ModuleScope scope(this, false);
-    descriptor_->loop_fini(state_, reinterpret_cast<gev_loop*>(&loop));
+  if (i >= inited_.size()) return;
+  if (inited_[i]) {
+    inited_[i] = 0;
+    if (descriptor_->loop_fini) {
+      ModuleScope scope(this, true);
+      descriptor_->loop_fini(state_, reinterpret_cast<gev_loop*>(&loop));
+    }
   }
+  // Also after a failed create or loop_init: whatever per-loop timer it left.
   for (uint64_t id : loop_timers[i]) loop.cancel(id);
   loop_timers[i].clear();
 }
@@ -75,7 +78,7 @@ void LoadedModule::fini_loop(EventLoop& loop) {
 void LoadedModule::destroy_state() {
   if (!created_) return;
   created_ = false;
-  ModuleScope scope(this, false);
+  ModuleScope scope(this, true);
   descriptor_->destroy(state_);
 }
 

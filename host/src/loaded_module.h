@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace gev {
@@ -59,9 +60,11 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   // keeps a module whose identity has not changed.
   uint64_t generation = 0;
   std::string identity;
-  // Timer ids started per loop while the module ran without a hold (create, loop_init):
-  // cancelled after loop_fini. Each vector is touched only on its loop's thread.
-  std::vector<std::vector<uint64_t>> loop_timers;
+  // Per loop, the pending timers that belong to the module's per-loop state rather than
+  // to one piece of work: repeating ones, and any started during create, loop_init or
+  // their ticks. They do not keep the module loaded; fini_loop cancels them after
+  // loop_fini. Each set is touched only on its loop's thread.
+  std::vector<std::unordered_set<uint64_t>> loop_timers;
 
  private:
   boost::dll::shared_library lib_;
@@ -75,26 +78,32 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   std::vector<uint8_t> inited_;  // per loop: loop_init succeeded, loop_fini owed
 };
 
-// While a host callback runs module code on this thread: which module, and whether
-// timers and tasks it starts hold a reference to it (not during create, loop_init,
-// loop_fini or destroy: the module's own teardown cancels those).
+// While a host callback runs module code on this thread: which module, and whether it
+// is the module's per-loop setup or teardown (create, loop_init, loop_fini, destroy, a
+// per-loop timer's tick) rather than work for a connection or a task.
+//   - A task it posts keeps the module loaded until the task has run.
+//   - A one-shot timer started outside setup keeps it loaded until it fires or is
+//     cancelled. Repeating timers, and timers started in setup, are per-loop state:
+//     they keep nothing loaded and are cancelled after loop_fini (else a repeating
+//     timer would hold its module forever, and loop_fini that stops it would never run).
 class ModuleScope {
  public:
-  ModuleScope(LoadedModule* m, bool hold) : saved_(current_) { current_ = {m, hold}; }
+  ModuleScope(LoadedModule* m, bool setup) : saved_(current_) { current_ = {m, setup}; }
   ~ModuleScope() { current_ = saved_; }
   ModuleScope(const ModuleScope&) = delete;
   ModuleScope& operator=(const ModuleScope&) = delete;
 
   static LoadedModule* module() { return current_.module; }
-  // A reference for a timer or task being started now, or null (no hold).
+  static bool setup() { return current_.setup; }
+  // A reference to the current module, or null (none, or it is already retiring).
   static std::shared_ptr<LoadedModule> hold() {
-    return current_.hold && current_.module ? current_.module->weak_from_this().lock() : nullptr;
+    return current_.module ? current_.module->weak_from_this().lock() : nullptr;
   }
 
  private:
   struct Current {
     LoadedModule* module = nullptr;
-    bool hold = false;
+    bool setup = false;
   };
   static thread_local Current current_;
   Current saved_;

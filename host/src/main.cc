@@ -144,8 +144,12 @@ int main(int argc, char** argv) {
     // module released from then on is finished on the releasing thread.
     struct Stopped {
       gev::host::ModuleLifecycle& lifecycle;
-      ~Stopped() { lifecycle.server_stopped(); }
-    } stopped{lifecycle};
+      gev::host::Runtime& runtime;
+      ~Stopped() {
+        lifecycle.server_stopped();
+        runtime.release();  // modules unload here, on this thread, while the loops exist
+      }
+    } stopped{lifecycle, runtime};
 
     // Load every module and resolve every listener before anything listens (or takes a
     // socket from a running host): a missing module is a start-up error.
@@ -218,7 +222,8 @@ int main(int argc, char** argv) {
           return std::vector<gev::host::ActivatedSocket>{};
         return f.get();
       };
-      auto drained = [&server, &o] {
+      auto drained = [&server, &o, &runtime] {
+        runtime.stopping();  // a successor serves our sockets: no reload from now on
         // Our listeners have stopped when this returns (the successor is told so next).
         auto accepting_stopped = std::make_shared<std::promise<void>>();
         server.main_loop().run_in_loop([&server, &o, accepting_stopped] {

@@ -43,10 +43,10 @@ void Pipeline::on_connect(Connection& c) {
   c.set_protocol_state(slot);
   handler_module_->host().conns.add(c);
   if (protocol_->conn_open) {
-    ModuleScope scope(protocol_module_.get(), true);
+    ModuleScope scope(protocol_module_.get(), false);
     slot->protocol_state = protocol_->conn_open(protocol_state_, handle_of(c));
   }
-  ModuleScope scope(handler_module_.get(), true);
+  ModuleScope scope(handler_module_.get(), false);
   if (handler_->on_connect && handler_->on_connect(handler_state_, handle_of(c)) != GEV_OK) {
     GEV_DEBUG("conn %llu: handler %s refused the connection",
               static_cast<unsigned long long>(c.id()), handler_module_->name().c_str());
@@ -59,7 +59,7 @@ DecodeResult Pipeline::decode(Connection& c, std::span<const uint8_t> in) {
   gev_decode_result r{};
   r.size = sizeof r;
   r.frame.size = sizeof(gev_frame);
-  ModuleScope scope(protocol_module_.get(), true);
+  ModuleScope scope(protocol_module_.get(), false);
   protocol_->decode(protocol_state_, handle_of(c), slot->protocol_state, view(in), &r);
   switch (r.status) {
     case GEV_DECODE_FRAME:
@@ -77,11 +77,11 @@ std::span<const uint8_t> Pipeline::on_message(Connection& c, const Frame& f) {
   reply.data = {nullptr, 0};
   gev_status st;
   {
-    ModuleScope scope(handler_module_.get(), true);
+    ModuleScope scope(handler_module_.get(), false);
     st = handler_->on_message(handler_state_, handle_of(c), &msg, &reply);
   }
   if (after_message_) {
-    ModuleScope scope(protocol_module_.get(), true);
+    ModuleScope scope(protocol_module_.get(), false);
     after_message_(protocol_state_, handle_of(c), slot_of(c)->protocol_state, &msg, &reply, st);
   }
   if (st != GEV_OK) {
@@ -102,7 +102,7 @@ std::span<const uint8_t> Pipeline::on_message(Connection& c, const Frame& f) {
 void Pipeline::encode(Connection& c, const Frame& msg, WriteBatch& out) {
   ConnSlot* slot = slot_of(c);
   gev_frame f{sizeof(gev_frame), msg.type, view(msg.data), view(msg.meta)};
-  ModuleScope scope(protocol_module_.get(), true);
+  ModuleScope scope(protocol_module_.get(), false);
   if (protocol_->encode(protocol_state_, handle_of(c), slot ? slot->protocol_state : nullptr, &f,
                         reinterpret_cast<gev_writer*>(&out)) != GEV_OK) {
     GEV_DEBUG("conn %llu: protocol %s failed to encode, closing",
@@ -115,13 +115,13 @@ void Pipeline::on_close(Connection& c) {
   ConnSlot* slot = slot_of(c);
   handler_module_->host().conns.remove(c);
   if (handler_->on_close) {
-    ModuleScope scope(handler_module_.get(), true);
+    ModuleScope scope(handler_module_.get(), false);
     handler_->on_close(handler_state_, handle_of(c));
   }
   if (slot) {
     for (gev_timer_id id : slot->timers) c.loop().cancel(id);
     if (protocol_->conn_close) {
-      ModuleScope scope(protocol_module_.get(), true);
+      ModuleScope scope(protocol_module_.get(), false);
       protocol_->conn_close(protocol_state_, handle_of(c), slot->protocol_state);
     }
     c.set_protocol_state(nullptr);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "host_api.h"
 #include "systemd.h"
@@ -93,18 +94,22 @@ Runtime::Runtime(int argc, char** argv, HostOptions options, ModuleLoader& loade
       metrics_(metrics) {}
 
 std::shared_ptr<LoadedModule> Runtime::open_module(const fs::path& file, const HostOptions& next,
-                                                   std::string* error) {
+                                                   uint64_t gen, std::string* error) {
   std::string identity = file_identity(file);
-  std::unique_ptr<LoadedModule> m = loader_.open(file, error);
-  if (!m) return nullptr;
-  m->host().loops.assign(lifecycle_.loops().begin(), lifecycle_.loops().end());
+  std::unique_ptr<LoadedModule> opened = loader_.open(file, error);
+  if (!opened) return nullptr;
+  opened->host().loops.assign(lifecycle_.loops().begin(), lifecycle_.loops().end());
+  opened->generation = gen;
+  opened->identity = identity + "|" + options_of(next, opened->name());
+  // Adopted before create: if create fails after starting timers, retiring it cancels
+  // them on their loops before the library goes.
+  std::shared_ptr<LoadedModule> m = lifecycle_.adopt(std::move(opened));
   std::vector<gev_config_entry> entries;
   if (auto it = next.module_opts.find(m->name()); it != next.module_opts.end())
     for (const auto& [k, v] : it->second) entries.push_back({k.c_str(), v.c_str()});
   gev_config config{sizeof(gev_config), static_cast<uint32_t>(entries.size()), entries.data()};
-  if (!m->create(config, error)) return nullptr;  // unloaded here
-  m->identity = identity + "|" + options_of(next, m->name());
-  return lifecycle_.adopt(std::move(m));
+  if (!m->create(config, error)) return nullptr;
+  return m;
 }
 
 bool Runtime::stage(const HostOptions& next, uint64_t gen, bool strict, Staged& out,
@@ -122,8 +127,7 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, bool strict, Staged& 
       if (cur->source() == f && cur->identity == identity + "|" + options_of(next, name)) m = cur;
     std::string why;
     if (!m) {
-      m = open_module(f, next, &why);
-      if (m) m->generation = gen;
+      m = open_module(f, next, gen, &why);
     }
     if (m && out.modules.count(m->name())) {
       why = "name '" + m->name() + "' is already taken by " +
@@ -194,7 +198,8 @@ bool Runtime::load(Server& server, std::string* error) {
   initial_ = st.pipelines;
   // loop_init on every loop's own thread, queued ahead of the listeners' start.
   for (EventLoop* loop : server.loops())
-    loop->queue_in_loop([fresh = st.fresh, loop] {
+    loop->queue_in_loop([this, fresh = st.fresh, loop] {
+      if (lifecycle_.exited(*loop)) return;  // stopped before it ever served
       for (const auto& m : fresh) m->init_loop(*loop);
     });
   std::lock_guard lock(metrics_.mu);
@@ -229,7 +234,8 @@ bool Runtime::init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh
     auto token = std::make_shared<InitToken>();
     token->wait = wait;
     token->loop = loop->index();
-    loop->queue_in_loop([token, fresh, loop] {
+    loop->queue_in_loop([this, token, fresh, loop] {
+      if (lifecycle_.exited(*loop)) return;  // too late: the stop finished this loop
       for (const auto& m : fresh)
         if (!m->init_loop(*loop))
           token->failed.push_back(m->name() + " on loop " + std::to_string(loop->index()));
@@ -266,24 +272,26 @@ std::vector<std::pair<size_t, std::string>> Runtime::serving() const {
 
 Runtime::Result Runtime::reload() {
   std::lock_guard lock(reload_mu_);
+  if (stopping_.load()) return {false, "the server is stopping"};
   sd_notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
   Result r = reload_locked();
+  // A service manager that saw STOPPING=1 must not see READY=1 after it.
+  bool tell = !stopping_.load();
   if (r.ok) {
     metrics_.reloads_ok++;
     GEV_INFO("reload: %s", r.message.c_str());
-    sd_notify("READY=1");
+    if (tell) sd_notify("READY=1");
   } else {
     metrics_.reloads_failed++;
     GEV_ERROR("reload failed: %s; generation %llu keeps serving", r.message.c_str(),
               static_cast<unsigned long long>(generation_));
-    sd_notify("READY=1\nSTATUS=reload failed: " + r.message);
+    if (tell) sd_notify("READY=1\nSTATUS=reload failed: " + r.message);
     r.message += "; generation " + std::to_string(generation_) + " keeps serving";
   }
   return r;
 }
 
 Runtime::Result Runtime::reload_locked() {
-  if (stopping_.load()) return {false, "the server is stopping"};
   uint64_t gen = generation_ + 1;
   // The command line and config file again, as at start.
   std::vector<char*> argv;
@@ -306,11 +314,14 @@ Runtime::Result Runtime::reload_locked() {
   if (!stage(next, gen, true, st, &error)) return {false, error};
   if (!init_loops(st.fresh, &error)) return {false, error};
 
-  // Open listeners that are new, or whose socket settings changed (a same-address
-  // replacement shares the old socket: nothing queued on it is lost).
+  // Bind the listeners that are new, or whose socket settings changed, without
+  // accepting yet. One on an address a listener on its way out serves shares that
+  // socket (a dup): nothing queued in its backlog is lost.
   std::vector<Listener> serving;
-  std::vector<const Listener*> replaced;
   std::vector<Listener> opened;
+  auto close_opened = [&] {
+    for (const Listener& o : opened) server_->remove_listener(o.index);  // never started
+  };
   for (size_t i = 0; i < next.listeners.size(); ++i) {
     const ListenerConfig& l = next.listeners[i];
     auto cur = std::find_if(listeners_.begin(), listeners_.end(),
@@ -320,79 +331,109 @@ Runtime::Result Runtime::reload_locked() {
       continue;
     }
     int fd = -1;
-    if (cur != listeners_.end() && cur->config.listen == l.listen && !l.reuse_port) {
-      int old = server_->listen_fd(cur->index);
+    std::optional<SocketAddress> want = SocketAddress::parse(l.listen);
+    for (const Listener& x : listeners_) {
+      bool leaving =
+          std::none_of(next.listeners.begin(), next.listeners.end(), [&](const ListenerConfig& n) {
+            return n.name == x.config.name && same_socket(n, x.config);
+          });
+      if (!leaving || !want || want->port() == 0 ||
+          server_->address(x.index).to_string() != want->to_string())
+        continue;
+      if (x.config.reuse_port != l.reuse_port) {
+        close_opened();
+        return {false, "listener '" + l.name + "' on " + l.listen +
+                           ": turning reuseport on or off for an address in use needs a restart"};
+      }
+      int old = server_->listen_fd(x.index);  // -1 with reuseport: a new group is bound
       if (old >= 0) fd = ::fcntl(old, F_DUPFD_CLOEXEC, 0);
+      break;
     }
     Switch& sw = new_switch(st.pipelines[i]);
     gev::Options lo = listener_options(l, lifecycle_.loops().size());
     lo.listen_fd = fd;
     try {
-      size_t index = server_->add_listener(sw, lo, &sw);
-      {
-        std::lock_guard lock(metrics_.mu);
-        metrics_.listener_names.push_back(l.name);
-      }
+      size_t index = server_->add_listener_paused(sw, lo, &sw);
       opened.push_back({l, index, &sw});
       serving.push_back({l, index, &sw});
-      GEV_INFO("reload: listener %s: %s over %s on %s", l.name.c_str(), l.handler.c_str(),
-               l.protocol.c_str(), l.listen.c_str());
-      if (cur != listeners_.end()) replaced.push_back(&*cur);
     } catch (const std::exception& e) {
       if (fd >= 0) ::close(fd);
-      for (const Listener& o : opened)
-        server_->remove_listener(o.index, [sw = o.sw] { sw->set(nullptr); });
+      sw.set(nullptr);
+      close_opened();
       return {false, "listener '" + l.name + "' on " + l.listen + ": " + e.what()};
     }
+  }
+  if (stopping_.load()) {
+    close_opened();
+    return {false, "the server is stopping"};
   }
 
   // Commit: from here nothing fails.
   size_t switched = 0, closed = 0;
   bool retired_any = false;
+  auto retire = [&](const std::shared_ptr<Pipeline>& p) {
+    if (!p || std::find(st.pipelines.begin(), st.pipelines.end(), p) != st.pipelines.end())
+      return;  // (a replacement listener may serve on with the same one)
+    uint64_t none = 0;
+    if (p->retired_by.compare_exchange_strong(none, gen)) retired_any = true;
+  };
+  for (const Listener& o : opened) {
+    {
+      std::lock_guard lock(metrics_.mu);
+      metrics_.listener_names.push_back(o.config.name);
+    }
+    server_->start_listener(o.index);
+    GEV_INFO("reload: listener %s: %s over %s on %s", o.config.name.c_str(),
+             o.config.handler.c_str(), o.config.protocol.c_str(), o.config.listen.c_str());
+  }
   for (size_t i = 0; i < next.listeners.size(); ++i) {
     const Listener& s = serving[i];
     if (std::any_of(opened.begin(), opened.end(), [&](const Listener& o) { return o.sw == s.sw; }))
       continue;
     std::shared_ptr<Pipeline> old = s.sw->set(st.pipelines[i]);
-    if (old != st.pipelines[i]) {
-      old->retired_by = gen;
-      retired_any = true;
-      ++switched;
-    }
+    if (old != st.pipelines[i]) ++switched;
+    retire(old);
   }
   for (const Listener& cur : listeners_) {
-    bool kept = std::any_of(serving.begin(), serving.end(),
-                            [&](const Listener& s) { return s.sw == cur.sw; });
-    if (kept) continue;
-    std::shared_ptr<Pipeline> old = cur.sw->current();
-    if (old && std::find(st.pipelines.begin(), st.pipelines.end(), old) == st.pipelines.end()) {
-      old->retired_by = gen;  // (a replacement listener may serve on with the same one)
-      retired_any = true;
-    }
+    if (std::any_of(serving.begin(), serving.end(),
+                    [&](const Listener& s) { return s.sw == cur.sw; }))
+      continue;
+    // Replaced (same name, new settings) or removed. Until its socket is closed it may
+    // still accept: a replaced one hands those connections the new pipeline.
+    auto next_of = std::find_if(next.listeners.begin(), next.listeners.end(),
+                                [&](const ListenerConfig& n) { return n.name == cur.config.name; });
+    bool replaced = next_of != next.listeners.end();
+    std::shared_ptr<Pipeline> now =
+        replaced ? st.pipelines[static_cast<size_t>(next_of - next.listeners.begin())] : nullptr;
+    retire(replaced ? cur.sw->set(now) : cur.sw->current());
     ++closed;
     // Once no connection can reach it any more, the switch lets its pipeline go.
     server_->remove_listener(cur.index, [sw = cur.sw] { sw->set(nullptr); });
     GEV_INFO("reload: listener %s on %s %s", cur.config.name.c_str(), cur.config.listen.c_str(),
-             std::find(replaced.begin(), replaced.end(), &cur) != replaced.end()
-                 ? "replaced (its settings changed)"
-                 : "removed");
+             replaced ? "replaced (its settings changed)" : "removed");
   }
   size_t kept = st.modules.size() - st.fresh.size();
   {
     std::lock_guard lock(serving_mu_);
     listeners_ = std::move(serving);
   }
-  modules_ = std::move(st.modules);  // modules no one else holds start retiring
+  // Released below, unlocked: modules no one else holds start retiring then.
+  ModuleMap old_modules = std::move(modules_);
+  modules_ = std::move(st.modules);
+  ModuleMap shown = modules_;
+  {
+    std::lock_guard lock(metrics_.mu);
+    std::swap(metrics_.modules, shown);
+  }
+  shown.clear();
+  old_modules.clear();
   generation_ = gen;
   options_ = std::move(next);
   set_log_level(options_.log_level);
-  {
-    std::lock_guard lock(metrics_.mu);
-    metrics_.modules = modules_;
-  }
   metrics_.generation = gen;
 
-  // Connections still on a pipeline this reload retired get the drain timeout.
+  // Connections on a pipeline this reload retired get the drain timeout (each reload's
+  // deadline covers its own retirees).
   if (retired_any) {
     auto drain = std::chrono::milliseconds(options_.drain_timeout_ms);
     for (EventLoop* loop : lifecycle_.loops())
@@ -400,9 +441,7 @@ Runtime::Result Runtime::reload_locked() {
         size_t n = 0;
         loop->for_each_connection([&](Connection& c) {
           ConnSlot* slot = slot_of(c);
-          if (!slot || !c.connected()) return;
-          uint64_t by = slot->pipeline->retired_by.load();
-          if (by == 0 || by > gen) return;
+          if (!slot || !c.connected() || slot->pipeline->retired_by.load() != gen) return;
           c.close_after_flush(CloseReason::kDrainTimeout);  // stops reading; output goes first
           ++n;
         });
@@ -419,6 +458,17 @@ Runtime::Result Runtime::reload_locked() {
                     " switched, " + std::to_string(opened.size()) + " opened, " +
                     std::to_string(closed) + " closed";
   return {true, msg};
+}
+
+void Runtime::release() {
+  std::lock_guard lock(reload_mu_);
+  for (Switch& sw : switches_) sw.set(nullptr);
+  modules_.clear();
+  ModuleMap shown;
+  {
+    std::lock_guard mlock(metrics_.mu);
+    std::swap(metrics_.modules, shown);
+  }
 }
 
 ReloadThread::ReloadThread(Runtime& runtime) : runtime_(runtime), thread_([this] { run(); }) {}
@@ -453,10 +503,13 @@ void ReloadThread::run() {
   for (;;) {
     cv_.wait(lock, [this] { return quit_ || !queue_.empty(); });
     if (quit_) break;
-    auto done = std::move(queue_.front());
-    queue_.pop_front();
+    // Everyone who asked while the last reload ran shares the next one (a burst of
+    // SIGHUPs is one reload, not one each).
+    std::deque<std::function<void(const Runtime::Result&)>> asked;
+    asked.swap(queue_);
     lock.unlock();
-    done(runtime_.reload());
+    Runtime::Result r = runtime_.reload();
+    for (auto& done : asked) done(r);
     lock.lock();
   }
   for (auto& done : queue_) done({false, "the server is stopping"});

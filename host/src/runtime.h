@@ -52,8 +52,12 @@ class Runtime {
   // Reloads on the calling thread, which must not be a loop thread (it waits for every
   // loop to run loop_init). Reloads are serialised.
   Result reload();
-  // From the server's stop hook: later reloads are refused, one in progress gives up.
+  // From the server's stop hook (or a hand-off's drain): later reloads are refused, one
+  // in progress gives up.
   void stopping();
+  // After the server stopped: lets go of every pipeline and module (they unload now,
+  // while the loops still exist).
+  void release();
 
   // Listeners serving now (server index, name): what a hand-off passes on.
   std::vector<std::pair<size_t, std::string>> serving() const;
@@ -76,7 +80,8 @@ class Runtime {
   // Opens what changed, keeps what did not. strict (a reload): any refused module fails.
   bool stage(const HostOptions& next, uint64_t gen, bool strict, Staged& out, std::string* error);
   std::shared_ptr<LoadedModule> open_module(const std::filesystem::path& file,
-                                            const HostOptions& next, std::string* error);
+                                            const HostOptions& next, uint64_t gen,
+                                            std::string* error);
   std::shared_ptr<Pipeline> pipeline_for(const ListenerConfig& l, const Staged& s, uint64_t gen,
                                          const std::filesystem::path& module_dir,
                                          std::string* error) const;

@@ -75,6 +75,11 @@ class EventLoop {
   // Connections open on or assigned to this loop; thread-safe (least-connections uses it).
   size_t connection_count() const { return conn_count_.load(std::memory_order_relaxed); }
 
+  // After the loop has stopped for good (its thread ended): destroys the tasks still
+  // queued and the timers still pending, with whatever they captured, while what those
+  // may refer to still exists (Server's destructor calls it before any loop dies).
+  void discard_pending();
+
   // Loop thread: every open connection on this loop.
   void for_each_connection(const std::function<void(Connection&)>& fn);
 

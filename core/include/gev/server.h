@@ -46,6 +46,11 @@ class Server {
   // thread, not during a stop) it binds at once, throwing as start() would, and accepts
   // from the next loop turn: a reload opens listeners this way.
   size_t add_listener(Handler& handler, Options options, Protocol* protocol = nullptr);
+  // While running: binds like add_listener but accepts nothing until start_listener()
+  // (remove_listener closes it unstarted). A reload binds every new listener this way
+  // and starts them only once all have bound.
+  size_t add_listener_paused(Handler& handler, Options options, Protocol* protocol = nullptr);
+  void start_listener(size_t listener);
   // Stops accepting on one listener; its open connections are served on until they
   // close (or the server stops). Its index, counters and address stay valid. Thread-safe.
   // `done` runs (on some loop) once no new connection can reach its handler: the socket
@@ -109,6 +114,7 @@ class Server {
  private:
   struct ListenerEntry;
 
+  size_t add_listener(Handler& handler, Options options, Protocol* protocol, bool start);
   void listen();
   void open_listeners(ListenerEntry& entry);
   void start_listeners(ListenerEntry& entry);
