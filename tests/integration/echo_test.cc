@@ -157,3 +157,40 @@ TEST_CASE("several listeners share one set of loops, each with its own protocol 
   CHECK(echo.closes() == 2);
   CHECK(second.closes() == 1);
 }
+
+TEST_CASE("listeners added and removed while the server runs, in both accept modes") {
+  for (bool reuse_port : {false, true}) {
+    CAPTURE(reuse_port);
+    size_t fds = open_fd_count();
+    {
+      RecordingEcho first, second;
+      Options o = test_options(2);
+      o.reuse_port = reuse_port;
+      Server server(first, o);
+      server.start();
+      TestClient a(server.port(0));
+      CHECK(a.echo("one") == "one");
+      // Added while running: bound at once, accepting at once.
+      size_t added = server.add_listener(second, o);
+      CHECK(server.listener_count() == 2);
+      TestClient b(server.port(added));
+      CHECK(b.echo("two") == "two");
+      // Paused: bound (connections queue in the backlog) but not accepted until started.
+      size_t paused = server.add_listener_paused(second, o);
+      TestClient queued(server.port(paused));
+      REQUIRE(queued.send_all("three"));
+      CHECK(queued.recv_exact(5, 300).empty());
+      server.start_listener(paused);
+      CHECK(queued.recv_exact(5, 5000) == "three");
+      // Removed: the socket closes, its connections are served on, `done` runs once.
+      std::atomic<int> done{0};
+      uint16_t port = server.port(0);
+      server.remove_listener(0, [&] { done++; });
+      CHECK(wait_until([&] { return done.load() == 1; }));
+      CHECK_FALSE(TestClient().connect(port));
+      CHECK(a.echo("still served") == "still served");
+      CHECK(server.open_connections() == 3);
+    }
+    CHECK(open_fd_count() == fds);
+  }
+}
