@@ -15,17 +15,19 @@ namespace {
 
 // A module's task or timer callback: runs fn(arg) in the scope of the module that
 // started it, holding that module (so it is not unloaded first) unless it is per-loop
-// state (see ModuleScope), which runs as setup and is cancelled after loop_fini.
+// state (see ModuleScope), which runs as setup and is cancelled after loop_fini. Once
+// the module has finished on this loop (loop_fini ran), it no longer runs.
 struct ModuleTask {
   gev_task_fn fn;
   void* arg;
   LoadedModule* module;
   std::shared_ptr<LoadedModule> hold;
-  std::shared_ptr<TimerId> per_loop_id;  // a per-loop one-shot: forget its id once fired
-  size_t loop_index = 0;                 // ... on this loop
+  size_t loop_index;
+  std::shared_ptr<std::atomic<TimerId>> per_loop_id;  // per-loop one-shot: forget it once fired
   void operator()() const {
+    if (module && module->finished_on(loop_index)) return;
     ModuleScope scope(module, hold == nullptr);
-    if (per_loop_id) module->loop_timers[loop_index].erase(*per_loop_id);
+    if (per_loop_id) module->forget_loop_timer(loop_index, per_loop_id->load());
     fn(arg);
   }
 };
@@ -143,11 +145,11 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
   // An owned timer must run on its connection's loop, where close cancels it.
   if (owner && &conn_of(owner)->loop() != loop) return 0;
   LoadedModule* m = ModuleScope::module();
-  // Per-loop state (see ModuleScope), recorded on its own loop's thread only.
-  bool per_loop = !owner && m && loop->in_loop_thread() && loop->index() < m->loop_timers.size() &&
-                  (interval_ns != 0 || ModuleScope::setup());
-  ModuleTask task{fn, arg, m, per_loop ? nullptr : ModuleScope::hold(), nullptr, loop->index()};
-  if (per_loop && interval_ns == 0) task.per_loop_id = std::make_shared<TimerId>(0);
+  std::shared_ptr<LoadedModule> hold = ModuleScope::hold();
+  if (m && !hold) return 0;  // it is retiring (loop_fini, destroy): nothing new may start
+  bool per_loop = !owner && m && (interval_ns != 0 || ModuleScope::setup());
+  ModuleTask task{fn, arg, m, per_loop ? nullptr : std::move(hold), loop->index(), nullptr};
+  if (per_loop && interval_ns == 0) task.per_loop_id = std::make_shared<std::atomic<TimerId>>(0);
   TimerId id;
   if (interval_ns == 0) {
     id = loop->run_after(std::chrono::nanoseconds(delay_ns), task);
@@ -158,17 +160,17 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
   if (owner) {
     if (ConnSlot* s = slot_of(*conn_of(owner))) s->timers.push_back(id);
   } else if (per_loop) {
-    m->loop_timers[loop->index()].insert(id);
-    if (task.per_loop_id) *task.per_loop_id = id;  // shared with the copy in the loop
+    m->add_loop_timer(loop->index(), id);
+    // Read by the loop's copy when it fires; set before (or, from another thread, at
+    // worst after: then only the forgetting is missed, and fini cancels a fired id).
+    if (task.per_loop_id) task.per_loop_id->store(id);
   }
   return id;
 }
 void api_timer_cancel(gev_loop* l, gev_timer_id id) {
   if (!l || !id) return;
   EventLoop* loop = loop_of(l);
-  LoadedModule* m = ModuleScope::module();
-  if (m && loop->in_loop_thread() && loop->index() < m->loop_timers.size())
-    m->loop_timers[loop->index()].erase(id);
+  if (LoadedModule* m = ModuleScope::module()) m->forget_loop_timer(loop->index(), id);
   loop->cancel(id);
 }
 
@@ -184,8 +186,11 @@ uint32_t api_loop_index(const gev_loop* l) {
 }
 gev_status api_post(gev_loop* l, gev_task_fn fn, void* arg) {
   if (!l || !fn) return GEV_ERR_INVALID;
-  loop_of(l)->queue_in_loop(
-      ModuleTask{fn, arg, ModuleScope::module(), ModuleScope::hold(), nullptr, 0});
+  LoadedModule* m = ModuleScope::module();
+  std::shared_ptr<LoadedModule> hold = ModuleScope::hold();
+  if (m && !hold) return GEV_ERR_CLOSED;  // it is retiring (loop_fini, destroy)
+  EventLoop* loop = loop_of(l);
+  loop->queue_in_loop(ModuleTask{fn, arg, m, std::move(hold), loop->index(), nullptr});
   return GEV_OK;
 }
 void api_for_each_conn(gev_host* h, gev_loop* l, void (*fn)(gev_conn*, void*), void* arg) {

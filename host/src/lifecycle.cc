@@ -10,7 +10,7 @@
 namespace gev::host {
 
 namespace {
-enum Step { kFini, kBarrier };
+enum Step { kFini, kBarrier, kUnload };
 }
 
 struct ModuleLifecycle::Retirement {
@@ -37,13 +37,13 @@ void ModuleLifecycle::set_loops(std::span<EventLoop* const> loops) {
 std::shared_ptr<LoadedModule> ModuleLifecycle::adopt(std::unique_ptr<LoadedModule> m) {
   {
     std::lock_guard lock(mu_);
+    m->set_loop_count(loops_.size());  // before any loop_exit can see it
     live_.push_back(m.get());
   }
   return std::shared_ptr<LoadedModule>(m.release(), [this](LoadedModule* p) { retire(p); });
 }
 
-std::vector<EventLoop*> ModuleLifecycle::running() const {
-  std::lock_guard lock(mu_);
+std::vector<EventLoop*> ModuleLifecycle::running_locked() const {
   std::vector<EventLoop*> out;
   for (size_t i = 0; i < loops_.size(); ++i)
     if (!exited_[i]) out.push_back(loops_[i]);
@@ -53,25 +53,37 @@ std::vector<EventLoop*> ModuleLifecycle::running() const {
 void ModuleLifecycle::retire(LoadedModule* m) {
   GEV_DEBUG("module %s (generation %llu): no longer referenced, retiring", m->name().c_str(),
             static_cast<unsigned long long>(m->generation));
-  {
-    std::lock_guard lock(mu_);
-    if (exiting_ > 0) {  // released by module code inside loop_exit, on that thread
-      deferred_.push_back(m);
-      return;
-    }
-  }
-  start_retirement(m);
+  start_step(m, kFini);
 }
 
-void ModuleLifecycle::start_retirement(LoadedModule* m) {
-  std::vector<EventLoop*> loops = running();
-  if (loops.empty()) {  // every loop has run its loop_fini already
-    next_step(m, kFini);
+// Starts `step` on every running loop; its last task (or its discarding) runs the next.
+// While a loop is in loop_exit it may be calling into any live module, so nothing
+// starts then: the last loop out of loop_exit picks it up.
+void ModuleLifecycle::start_step(LoadedModule* m, int step) {
+  std::vector<EventLoop*> loops;
+  {
+    std::lock_guard lock(mu_);
+    if (exiting_ > 0) {
+      deferred_.emplace_back(m, step);
+      return;
+    }
+    loops = running_locked();
+  }
+  if (loops.empty()) {  // no loop runs any more (each ran its loop_fini as it exited)
+    if (step == kFini) {
+      m->destroy_state();
+      start_step(m, kBarrier);
+    } else {
+      unload(m);
+    }
     return;
   }
-  auto round = std::make_shared<Retirement>(*this, m, kFini);
+  auto round = std::make_shared<Retirement>(*this, m, step);
   for (EventLoop* loop : loops)
-    loop->queue_in_loop([round, loop] { round->module->fini_loop(*loop); });
+    loop->queue_in_loop([round, loop] {
+      if (round->step == kFini) round->module->fini_loop(*loop);
+      // kBarrier: nothing; a task the module's threads posted before this ran first.
+    });
   // `round` dies with the last of its tasks (maybe already, as this returns: no lock is
   // held here, so destroy() may run on this thread).
 }
@@ -80,19 +92,19 @@ void ModuleLifecycle::start_retirement(LoadedModule* m) {
 void ModuleLifecycle::next_step(LoadedModule* m, int done) {
   if (done == kFini) {
     m->destroy_state();
-    std::vector<EventLoop*> loops = running();
-    if (!loops.empty()) {
-      auto round = std::make_shared<Retirement>(*this, m, kBarrier);
-      for (EventLoop* loop : loops) loop->queue_in_loop([round] {});
-      return;
-    }
+    start_step(m, kBarrier);
+  } else {
+    unload(m);
   }
-  unload(m);
 }
 
 void ModuleLifecycle::unload(LoadedModule* m) {
   {
     std::lock_guard lock(mu_);
+    if (exiting_ > 0) {  // a loop_exit may be reading it
+      deferred_.emplace_back(m, kUnload);
+      return;
+    }
     live_.erase(std::remove(live_.begin(), live_.end(), m), live_.end());
   }
   GEV_INFO("unloaded module %s (generation %llu) from %s", m->name().c_str(),
@@ -101,17 +113,25 @@ void ModuleLifecycle::unload(LoadedModule* m) {
 }
 
 void ModuleLifecycle::loop_exit(EventLoop& loop) {
-  std::vector<LoadedModule*> deferred;
+  std::vector<LoadedModule*> live;
   {
     std::lock_guard lock(mu_);
     if (loop.index() < exited_.size()) exited_[loop.index()] = true;
-    ++exiting_;  // a module released meanwhile waits in deferred_: none is unloaded
-    std::vector<LoadedModule*> live = live_;
-    for (LoadedModule* m : live) m->fini_loop(loop);
-    --exiting_;
-    deferred.swap(deferred_);
+    ++exiting_;  // pins every live module: none starts a step or unloads meanwhile
+    live = live_;
   }
-  for (LoadedModule* m : deferred) start_retirement(m);
+  for (LoadedModule* m : live) m->fini_loop(loop);  // no lock held: module code
+  std::vector<std::pair<LoadedModule*, int>> deferred;
+  {
+    std::lock_guard lock(mu_);
+    if (--exiting_ == 0) deferred.swap(deferred_);
+  }
+  for (auto [m, step] : deferred) {
+    if (step == kUnload)
+      unload(m);
+    else
+      start_step(m, step);
+  }
 }
 
 bool ModuleLifecycle::exited(const EventLoop& loop) const {

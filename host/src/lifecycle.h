@@ -9,6 +9,7 @@
 //      destroy() joined them has run; then dlclose, and the private copy is deleted.
 // A loop that exits runs loop_fini for every live module itself (loop_exit) and takes no
 // further part; once every loop has exited, retirement runs on the releasing thread.
+// While any loop is inside loop_exit, retirement steps and unloads wait for it.
 #pragma once
 
 #include <gev/event_loop.h>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loaded_module.h"
@@ -51,21 +53,19 @@ class ModuleLifecycle {
 
  private:
   struct Retirement;
-  std::vector<EventLoop*> running() const;  // loops that have not exited
+  std::vector<EventLoop*> running_locked() const;  // loops that have not exited
   void retire(LoadedModule* m);
-  void start_retirement(LoadedModule* m);
+  void start_step(LoadedModule* m, int step);
   void next_step(LoadedModule* m, int done);
   void unload(LoadedModule* m);
 
   std::vector<EventLoop*> loops_;
-  // Guards live_ and exited_. Recursive: loop_exit runs loop_fini under it (so no module
-  // is unloaded meanwhile), and module code there may drop the last reference to
-  // another module. No other path runs module code or waits while holding it.
-  mutable std::recursive_mutex mu_;
+  // Guards what follows. No module code runs under it.
+  mutable std::mutex mu_;
   std::vector<LoadedModule*> live_;
   std::vector<bool> exited_;
-  int exiting_ = 0;                      // loop_exit in progress (on the lock's owner)
-  std::vector<LoadedModule*> deferred_;  // released during it
+  int exiting_ = 0;  // loops inside loop_exit, calling into live modules
+  std::vector<std::pair<LoadedModule*, int>> deferred_;  // steps that waited for them
 };
 
 }  // namespace gev::host

@@ -29,10 +29,24 @@ LoadedModule::~LoadedModule() {
   std::filesystem::remove(runtime_copy_, ec);
 }
 
-bool LoadedModule::create(const gev_config& config, std::string* error) {
-  size_t loops = host_->loops.size();
+void LoadedModule::set_loop_count(size_t loops) {
   inited_.assign(loops, 0);
-  loop_timers.assign(loops, {});
+  finished_.assign(loops, 0);
+  std::lock_guard lock(timers_mu_);
+  loop_timers_.assign(loops, {});
+}
+
+void LoadedModule::add_loop_timer(size_t loop_index, uint64_t id) {
+  std::lock_guard lock(timers_mu_);
+  if (loop_index < loop_timers_.size()) loop_timers_[loop_index].insert(id);
+}
+
+void LoadedModule::forget_loop_timer(size_t loop_index, uint64_t id) {
+  std::lock_guard lock(timers_mu_);
+  if (loop_index < loop_timers_.size()) loop_timers_[loop_index].erase(id);
+}
+
+bool LoadedModule::create(const gev_config& config, std::string* error) {
   gev_status st;
   {
     ModuleScope scope(this, true);
@@ -70,9 +84,14 @@ void LoadedModule::fini_loop(EventLoop& loop) {
       descriptor_->loop_fini(state_, reinterpret_cast<gev_loop*>(&loop));
     }
   }
+  finished_[i] = 1;
   // Also after a failed create or loop_init: whatever per-loop timer it left.
-  for (uint64_t id : loop_timers[i]) loop.cancel(id);
-  loop_timers[i].clear();
+  std::unordered_set<uint64_t> ids;
+  {
+    std::lock_guard lock(timers_mu_);
+    ids.swap(loop_timers_[i]);
+  }
+  for (uint64_t id : ids) loop.cancel(id);
 }
 
 void LoadedModule::destroy_state() {

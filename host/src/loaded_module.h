@@ -12,6 +12,7 @@
 #include <boost/dll/shared_library.hpp>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -45,6 +46,8 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   void* state() const { return state_; }
   ModuleHost& host() const { return *host_; }
 
+  // Sizes the per-loop state (ModuleLifecycle::adopt, before anything else uses it).
+  void set_loop_count(size_t loops);
   // create(config); false (with `error` set) if the module refused.
   bool create(const gev_config& config, std::string* error);
   // loop_init on `loop` (its own thread): true when it succeeded or there is none.
@@ -55,16 +58,23 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   void fini_loop(EventLoop& loop);
   // destroy(state), once, after every fini_loop.
   void destroy_state();
+  // fini_loop ran for `loop_index` (on that loop's thread): its tasks and timers still
+  // queued there are skipped.
+  bool finished_on(size_t loop_index) const {
+    return loop_index < finished_.size() && finished_[loop_index];
+  }
+
+  // Per loop, the pending timers that belong to the module's per-loop state rather than
+  // to one piece of work: repeating ones, and any started during create, loop_init or
+  // their ticks. They do not keep the module loaded; fini_loop cancels them after
+  // loop_fini.
+  void add_loop_timer(size_t loop_index, uint64_t id);
+  void forget_loop_timer(size_t loop_index, uint64_t id);
 
   // Which generation (reload) loaded it, and what the file and options were: a reload
   // keeps a module whose identity has not changed.
   uint64_t generation = 0;
   std::string identity;
-  // Per loop, the pending timers that belong to the module's per-loop state rather than
-  // to one piece of work: repeating ones, and any started during create, loop_init or
-  // their ticks. They do not keep the module loaded; fini_loop cancels them after
-  // loop_fini. Each set is touched only on its loop's thread.
-  std::vector<std::unordered_set<uint64_t>> loop_timers;
 
  private:
   boost::dll::shared_library lib_;
@@ -75,7 +85,10 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   std::string name_;
   void* state_ = nullptr;
   bool created_ = false;
-  std::vector<uint8_t> inited_;  // per loop: loop_init succeeded, loop_fini owed
+  std::vector<uint8_t> inited_;    // per loop: loop_init succeeded, loop_fini owed
+  std::vector<uint8_t> finished_;  // per loop: fini_loop ran
+  std::mutex timers_mu_;           // create runs off the loops: loop_timers_ is shared
+  std::vector<std::unordered_set<uint64_t>> loop_timers_;
 };
 
 // While a host callback runs module code on this thread: which module, and whether it

@@ -253,8 +253,8 @@ int main(int argc, char** argv) {
       });
     }
     server.set_stop_hook([&runtime] {
+      runtime.stopping();  // first: no READY=1 from a reload may follow STOPPING=1
       gev::host::sd_notify("STOPPING=1");
-      runtime.stopping();
     });
     try {
       server.run();

@@ -245,9 +245,10 @@ bool Runtime::init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh
   auto deadline = std::chrono::steady_clock::now() + kInitTimeout;
   std::unique_lock lock(wait->mu);
   while (wait->left != 0) {
-    if (stopping_.load() || std::chrono::steady_clock::now() >= deadline) {
-      *error = stopping_.load() ? "the server is stopping"
-                                : "loop_init did not finish on every loop within 10 s";
+    bool stop = is_stopping();
+    if (stop || std::chrono::steady_clock::now() >= deadline) {
+      *error =
+          stop ? "the server is stopping" : "loop_init did not finish on every loop within 10 s";
       return false;
     }
     wait->cv.wait_for(lock, std::chrono::milliseconds(50));
@@ -260,7 +261,8 @@ bool Runtime::init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh
 }
 
 void Runtime::stopping() {
-  stopping_.store(true);
+  std::lock_guard lock(state_mu_);  // after a commit in progress, before any READY=1
+  stopping_ = true;
 }
 
 std::vector<std::pair<size_t, std::string>> Runtime::serving() const {
@@ -272,23 +274,34 @@ std::vector<std::pair<size_t, std::string>> Runtime::serving() const {
 
 Runtime::Result Runtime::reload() {
   std::lock_guard lock(reload_mu_);
-  if (stopping_.load()) return {false, "the server is stopping"};
-  sd_notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
+  // A service manager must not see RELOADING=1 or READY=1 after STOPPING=1 (the stop
+  // hook calls stopping() before it notifies).
+  auto notify = [this](const std::string& state) {
+    std::lock_guard state_lock(state_mu_);
+    if (stopping_) return false;
+    sd_notify(state);
+    return true;
+  };
+  if (!notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec())))
+    return {false, "the server is stopping"};
   Result r = reload_locked();
-  // A service manager that saw STOPPING=1 must not see READY=1 after it.
-  bool tell = !stopping_.load();
   if (r.ok) {
     metrics_.reloads_ok++;
     GEV_INFO("reload: %s", r.message.c_str());
-    if (tell) sd_notify("READY=1");
+    notify("READY=1");
   } else {
     metrics_.reloads_failed++;
     GEV_ERROR("reload failed: %s; generation %llu keeps serving", r.message.c_str(),
               static_cast<unsigned long long>(generation_));
-    if (tell) sd_notify("READY=1\nSTATUS=reload failed: " + r.message);
+    notify("READY=1\nSTATUS=reload failed: " + r.message);
     r.message += "; generation " + std::to_string(generation_) + " keeps serving";
   }
   return r;
+}
+
+bool Runtime::is_stopping() const {
+  std::lock_guard lock(state_mu_);
+  return stopping_;
 }
 
 Runtime::Result Runtime::reload_locked() {
@@ -320,7 +333,10 @@ Runtime::Result Runtime::reload_locked() {
   std::vector<Listener> serving;
   std::vector<Listener> opened;
   auto close_opened = [&] {
-    for (const Listener& o : opened) server_->remove_listener(o.index);  // never started
+    for (const Listener& o : opened) {
+      server_->remove_listener(o.index);  // never started: nothing was accepted
+      o.sw->set(nullptr);                 // and the staged pipeline may go
+    }
   };
   for (size_t i = 0; i < next.listeners.size(); ++i) {
     const ListenerConfig& l = next.listeners[i];
@@ -354,6 +370,10 @@ Runtime::Result Runtime::reload_locked() {
     lo.listen_fd = fd;
     try {
       size_t index = server_->add_listener_paused(sw, lo, &sw);
+      {
+        std::lock_guard lock(metrics_.mu);  // by server index, used or not
+        metrics_.listener_names.push_back(l.name);
+      }
       opened.push_back({l, index, &sw});
       serving.push_back({l, index, &sw});
     } catch (const std::exception& e) {
@@ -363,12 +383,14 @@ Runtime::Result Runtime::reload_locked() {
       return {false, "listener '" + l.name + "' on " + l.listen + ": " + e.what()};
     }
   }
-  if (stopping_.load()) {
+  // Commit: from here nothing fails. A stop (or a hand-off's drain) beginning now
+  // waits for it in stopping(), and sees every listener it opened.
+  ModuleMap old_modules, shown;  // released after the lock below: modules may unload then
+  std::lock_guard commit(state_mu_);
+  if (stopping_) {
     close_opened();
     return {false, "the server is stopping"};
   }
-
-  // Commit: from here nothing fails.
   size_t switched = 0, closed = 0;
   bool retired_any = false;
   auto retire = [&](const std::shared_ptr<Pipeline>& p) {
@@ -378,10 +400,6 @@ Runtime::Result Runtime::reload_locked() {
     if (p->retired_by.compare_exchange_strong(none, gen)) retired_any = true;
   };
   for (const Listener& o : opened) {
-    {
-      std::lock_guard lock(metrics_.mu);
-      metrics_.listener_names.push_back(o.config.name);
-    }
     server_->start_listener(o.index);
     GEV_INFO("reload: listener %s: %s over %s on %s", o.config.name.c_str(),
              o.config.handler.c_str(), o.config.protocol.c_str(), o.config.listen.c_str());
@@ -417,16 +435,13 @@ Runtime::Result Runtime::reload_locked() {
     std::lock_guard lock(serving_mu_);
     listeners_ = std::move(serving);
   }
-  // Released below, unlocked: modules no one else holds start retiring then.
-  ModuleMap old_modules = std::move(modules_);
+  old_modules = std::move(modules_);
   modules_ = std::move(st.modules);
-  ModuleMap shown = modules_;
+  shown = modules_;
   {
     std::lock_guard lock(metrics_.mu);
     std::swap(metrics_.modules, shown);
   }
-  shown.clear();
-  old_modules.clear();
   generation_ = gen;
   options_ = std::move(next);
   set_log_level(options_.log_level);
@@ -463,6 +478,7 @@ Runtime::Result Runtime::reload_locked() {
 void Runtime::release() {
   std::lock_guard lock(reload_mu_);
   for (Switch& sw : switches_) sw.set(nullptr);
+  initial_.clear();
   modules_.clear();
   ModuleMap shown;
   {

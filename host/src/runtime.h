@@ -104,7 +104,11 @@ class Runtime {
   std::vector<std::shared_ptr<Pipeline>> initial_;  // load() to listen()
 
   mutable std::mutex serving_mu_;  // listeners_ as read by serving()
-  std::atomic<bool> stopping_{false};
+  // stopping_, and what must not interleave with its change: a reload's commit and its
+  // RELOADING=1 / READY=1.
+  mutable std::mutex state_mu_;
+  bool stopping_ = false;
+  bool is_stopping() const;
 };
 
 // Runs reloads on a thread of its own (a reload waits for the loops, so it cannot run on

@@ -164,6 +164,7 @@ TEST_CASE("listeners added and removed while the server runs, in both accept mod
     size_t fds = open_fd_count();
     {
       RecordingEcho first, second;
+      std::atomic<int> done{0};  // outlives the server, which may call `done` late
       Options o = test_options(2);
       o.reuse_port = reuse_port;
       Server server(first, o);
@@ -183,7 +184,6 @@ TEST_CASE("listeners added and removed while the server runs, in both accept mod
       server.start_listener(paused);
       CHECK(queued.recv_exact(5, 5000) == "three");
       // Removed: the socket closes, its connections are served on, `done` runs once.
-      std::atomic<int> done{0};
       uint16_t port = server.port(0);
       server.remove_listener(0, [&] { done++; });
       CHECK(wait_until([&] { return done.load() == 1; }));

@@ -13,8 +13,7 @@
 #include "test_client.h"
 
 namespace {
-const std::string kHostAbi =
-    std::to_string(GEV_ABI_MAJOR) + "." + std::to_string(GEV_ABI_MINOR);
+const std::string kHostAbi = std::to_string(GEV_ABI_MAJOR) + "." + std::to_string(GEV_ABI_MINOR);
 }  // namespace
 
 using namespace gev::test;

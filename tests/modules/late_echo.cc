@@ -1,4 +1,5 @@
-// late_echo: echoes each message at once and, 300 ms later, logs "timer fired" from a
+// late_echo: echoes each message at once and, delay_ms later (option, default 300),
+// logs "timer fired" from a
 // timer that belongs to no connection (nor to a loop's setup); the timer then posts a
 // task that posts itself from loop to loop 200 times and then logs "task ran". The reload test
 // closes the connection and reloads before the timer fires: the old instance, and its
@@ -6,15 +7,17 @@
 #include <gev/sdk/cpp/module.h>
 
 #include <cstdint>
+#include <string>
 
 namespace {
 
 class LateEcho : public gev::sdk::Handler {
  public:
-  explicit LateEcho(const gev::sdk::Config&) {}
+  explicit LateEcho(const gev::sdk::Config& cfg)
+      : delay_ns_(std::stoull(cfg.get("delay_ms", "300")) * 1'000'000) {}
   gev_status on_message(gev::sdk::Conn c, const gev_frame& msg, gev_frame& reply) override {
     reply.data = msg.data;
-    gev::sdk::host_api()->timer_start(c.loop(), nullptr, 300'000'000, 0, &LateEcho::fire, this);
+    gev::sdk::host_api()->timer_start(c.loop(), nullptr, delay_ns_, 0, &LateEcho::fire, this);
     return GEV_OK;
   }
 
@@ -36,6 +39,7 @@ class LateEcho : public gev::sdk::Handler {
         api->loop_at(api->host, static_cast<uint32_t>(left) % api->loop_count(api->host));
     api->post(next, &LateEcho::bounce, reinterpret_cast<void*>(left - 1));
   }
+  uint64_t delay_ns_;
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // ticker: echoes, and on the first message a loop sees, starts a repeating 20 ms timer
-// there that belongs to no connection; loop_fini cancels it. A repeating timer must not
+// there that belongs to no connection (with option in_create=1, also one on loop 0 from
+// create, off the loops); loop_fini cancels them. A repeating timer must not
 // keep its module loaded (loop_fini, which stops it, only runs once nothing does): the
-// reload test checks that a replaced ticker unloads anyway, and that no tick runs after.
+// reload test checks that a replaced ticker is finished, destroyed and unloaded anyway.
 #include <gev/sdk/cpp/module.h>
 
 #include <atomic>
@@ -11,7 +12,11 @@ namespace {
 
 class Ticker : public gev::sdk::Handler {
  public:
-  explicit Ticker(const gev::sdk::Config&) : timers_(api()->loop_count(api()->host)) {}
+  explicit Ticker(const gev::sdk::Config& cfg) : timers_(api()->loop_count(api()->host)) {
+    if (cfg.get("in_create", "0") == "1")
+      timers_[0] = api()->timer_start(api()->loop_at(api()->host, 0), nullptr, 20'000'000,
+                                      20'000'000, &tick, this);
+  }
   ~Ticker() override { gev::sdk::log(GEV_LOG_INFO, "ticker", "destroyed"); }
 
   gev_status on_message(gev::sdk::Conn c, const gev_frame& msg, gev_frame& reply) override {
