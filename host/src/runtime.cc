@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 
 #include "host_api.h"
@@ -284,7 +285,13 @@ Runtime::Result Runtime::reload() {
   };
   if (!notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec())))
     return {false, "the server is stopping"};
+  auto began = std::chrono::steady_clock::now();
   Result r = reload_locked();
+  char took[32];
+  std::snprintf(took, sizeof took, " (%.1f ms)",
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
+                    .count());
+  r.message += took;
   if (r.ok) {
     metrics_.reloads_ok++;
     GEV_INFO("reload: %s", r.message.c_str());
