@@ -177,6 +177,9 @@ void EventLoop::run_tasks() {
   if (tasks.empty()) return;
   running_tasks_.store(true, std::memory_order_relaxed);
   for (Task& t : tasks) t();
+  // Still "running" while the tasks die: what their destructors queue here must wake
+  // the next poll too (a last reference released there may queue the next step).
+  tasks.clear();
   running_tasks_.store(false, std::memory_order_relaxed);
 }
 

@@ -4,6 +4,7 @@
 
 #include <gev/log.h>
 
+#include "lifecycle.h"
 #include "loaded_module.h"
 
 #include <algorithm>
@@ -31,6 +32,22 @@ struct ModuleTask {
     fn(arg);
   }
 };
+
+// Which module started a task or timer, and a reference to it: the one whose callback
+// runs now, or else (a module's own thread) the one whose code `fn` is. Found but with
+// no reference: it is retiring, and may start nothing new.
+struct Starter {
+  LoadedModule* module = nullptr;
+  std::shared_ptr<LoadedModule> hold;
+  bool retiring() const { return module && !hold; }
+};
+Starter starter_of(gev_task_fn fn) {
+  if (LoadedModule* m = ModuleScope::module()) return {m, ModuleScope::hold()};
+  ModuleLifecycle* lifecycle = ModuleLifecycle::instance();
+  if (!lifecycle) return {};
+  auto [m, hold] = lifecycle->owner_of(reinterpret_cast<const void*>(fn));
+  return {m, std::move(hold)};
+}
 
 ModuleHost& self(gev_host* h) {
   return *reinterpret_cast<ModuleHost*>(h);
@@ -144,10 +161,10 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
   EventLoop* loop = loop_of(l);
   // An owned timer must run on its connection's loop, where close cancels it.
   if (owner && &conn_of(owner)->loop() != loop) return 0;
-  LoadedModule* m = ModuleScope::module();
-  std::shared_ptr<LoadedModule> hold = ModuleScope::hold();
+  auto [m, hold] = starter_of(fn);
   if (m && !hold) return 0;  // it is retiring (loop_fini, destroy): nothing new may start
-  bool per_loop = !owner && m && (interval_ns != 0 || ModuleScope::setup());
+  bool setup = ModuleScope::module() ? ModuleScope::setup() : false;
+  bool per_loop = !owner && m && (interval_ns != 0 || setup);
   ModuleTask task{fn, arg, m, per_loop ? nullptr : std::move(hold), loop->index(), nullptr};
   if (per_loop && interval_ns == 0) task.per_loop_id = std::make_shared<std::atomic<TimerId>>(0);
   TimerId id;
@@ -186,8 +203,7 @@ uint32_t api_loop_index(const gev_loop* l) {
 }
 gev_status api_post(gev_loop* l, gev_task_fn fn, void* arg) {
   if (!l || !fn) return GEV_ERR_INVALID;
-  LoadedModule* m = ModuleScope::module();
-  std::shared_ptr<LoadedModule> hold = ModuleScope::hold();
+  auto [m, hold] = starter_of(fn);
   if (m && !hold) return GEV_ERR_CLOSED;  // it is retiring (loop_fini, destroy)
   EventLoop* loop = loop_of(l);
   loop->queue_in_loop(ModuleTask{fn, arg, m, std::move(hold), loop->index(), nullptr});

@@ -5,6 +5,8 @@
 
 #include <gev/log.h>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 
 namespace gev::host {
@@ -22,6 +24,7 @@ struct ModuleLifecycle::Retirement {
 };
 
 ModuleLifecycle::~ModuleLifecycle() {
+  instance_.store(nullptr);
   std::lock_guard lock(mu_);
   for (LoadedModule* m : live_)
     GEV_WARN("module %s (generation %llu) still referenced at exit", m->name().c_str(),
@@ -67,7 +70,13 @@ void ModuleLifecycle::start_step(LoadedModule* m, int step) {
       deferred_.emplace_back(m, step);
       return;
     }
-    loops = running_locked();
+    // loop_fini goes to the loops that have not run it in loop_exit; the barrier to every
+    // loop until the server has stopped (one that exited may still run the rest of its
+    // last batch of tasks; one that quit discards the barrier in ~Server, which counts).
+    if (step == kFini)
+      loops = running_locked();
+    else if (!stopped_)
+      loops = loops_;
   }
   if (loops.empty()) {  // no loop runs any more (each ran its loop_fini as it exited)
     if (step == kFini) {
@@ -142,6 +151,17 @@ bool ModuleLifecycle::exited(const EventLoop& loop) const {
 void ModuleLifecycle::server_stopped() {
   std::lock_guard lock(mu_);
   exited_.assign(loops_.size(), true);
+  stopped_ = true;
+}
+
+std::pair<LoadedModule*, std::shared_ptr<LoadedModule>> ModuleLifecycle::owner_of(
+    const void* fn) const {
+  Dl_info info{};
+  if (!fn || ::dladdr(fn, &info) == 0 || !info.dli_fbase) return {nullptr, nullptr};
+  std::lock_guard lock(mu_);
+  for (LoadedModule* m : live_)
+    if (m->base() == info.dli_fbase) return {m, m->weak_from_this().lock()};
+  return {nullptr, nullptr};
 }
 
 std::map<std::string, size_t> ModuleLifecycle::live() const {

@@ -14,6 +14,7 @@
 
 #include <gev/event_loop.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,7 +29,7 @@ namespace gev::host {
 
 class ModuleLifecycle {
  public:
-  ModuleLifecycle() = default;
+  ModuleLifecycle() { instance_.store(this); }
   ~ModuleLifecycle();
   ModuleLifecycle(const ModuleLifecycle&) = delete;
   ModuleLifecycle& operator=(const ModuleLifecycle&) = delete;
@@ -51,6 +52,13 @@ class ModuleLifecycle {
   // Instances loaded (including retiring ones), per module name.
   std::map<std::string, size_t> live() const;
 
+  // The live module whose code `fn` is, for a task or timer started outside any host
+  // callback (a module's own thread): {module, a reference to it}. The reference is
+  // null if it is retiring; both are null if `fn` is no module's.
+  std::pair<LoadedModule*, std::shared_ptr<LoadedModule>> owner_of(const void* fn) const;
+  // The process's lifecycle (there is one per gev-host), or null.
+  static ModuleLifecycle* instance() { return instance_.load(); }
+
  private:
   struct Retirement;
   std::vector<EventLoop*> running_locked() const;  // loops that have not exited
@@ -64,8 +72,10 @@ class ModuleLifecycle {
   mutable std::mutex mu_;
   std::vector<LoadedModule*> live_;
   std::vector<bool> exited_;
-  int exiting_ = 0;  // loops inside loop_exit, calling into live modules
+  bool stopped_ = false;  // server_stopped(): no loop will ever run a task again
+  int exiting_ = 0;       // loops inside loop_exit, calling into live modules
   std::vector<std::pair<LoadedModule*, int>> deferred_;  // steps that waited for them
+  static inline std::atomic<ModuleLifecycle*> instance_{nullptr};
 };
 
 }  // namespace gev::host

@@ -1,6 +1,7 @@
 // LoadedModule implementation.
 #include "loaded_module.h"
 
+#include <dlfcn.h>
 #include <gev/event_loop.h>
 #include <gev/log.h>
 
@@ -20,7 +21,10 @@ LoadedModule::LoadedModule(boost::dll::shared_library lib, std::filesystem::path
       runtime_copy_(std::move(runtime_copy)),
       host_(std::move(host)),
       descriptor_(descriptor),
-      name_(descriptor->name) {}
+      name_(descriptor->name) {
+  Dl_info info{};
+  if (::dladdr(descriptor, &info) != 0) base_ = info.dli_fbase;
+}
 
 LoadedModule::~LoadedModule() {
   destroy_state();

@@ -44,6 +44,8 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
     return (descriptor_->kind & GEV_MODULE_HANDLER) && descriptor_->handler;
   }
   void* state() const { return state_; }
+  // Where the library is mapped: code at an address inside it is this module's.
+  const void* base() const { return base_; }
   ModuleHost& host() const { return *host_; }
 
   // Sizes the per-loop state (ModuleLifecycle::adopt, before anything else uses it).
@@ -52,7 +54,7 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   bool create(const gev_config& config, std::string* error);
   // loop_init on `loop` (its own thread): true when it succeeded or there is none.
   bool init_loop(EventLoop& loop);
-  // loop_fini on `loop` (its own thread, or any once the loops stopped) if init_loop
+  // loop_fini on `loop` (on its own thread) if init_loop
   // succeeded there and it has not run yet; then cancels the timers the module started
   // there outside a connection's or a task's scope (its per-loop timers).
   void fini_loop(EventLoop& loop);
@@ -84,6 +86,7 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   const gev_module_descriptor* descriptor_;
   std::string name_;
   void* state_ = nullptr;
+  const void* base_ = nullptr;
   bool created_ = false;
   std::vector<uint8_t> inited_;    // per loop: loop_init succeeded, loop_fini owed
   std::vector<uint8_t> finished_;  // per loop: fini_loop ran

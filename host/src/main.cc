@@ -202,9 +202,10 @@ int main(int argc, char** argv) {
     // Readiness for a service manager (Type=notify): the first worker loop's first task
     // after loop_init, so it goes out once run() has opened every listening socket (a
     // failed bind throws before any worker starts, and nothing is sent).
-    server.loops()[0]->queue_in_loop([&serving] {
-      gev::host::sd_notify("READY=1\nMAINPID=" + std::to_string(::getpid()));
-      serving.set_value(true);
+    server.loops()[0]->queue_in_loop([&serving, &runtime] {
+      // Stopping already (a signal at start): not READY, and no successor takes over.
+      serving.set_value(
+          runtime.notify_unless_stopping("READY=1\nMAINPID=" + std::to_string(::getpid())));
     });
     server.set_hangup_hook(
         [&reloads] { reloads.request([](const gev::host::Runtime::Result&) {}); });

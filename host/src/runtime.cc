@@ -275,22 +275,15 @@ std::vector<std::pair<size_t, std::string>> Runtime::serving() const {
 
 Runtime::Result Runtime::reload() {
   std::lock_guard lock(reload_mu_);
-  // A service manager must not see RELOADING=1 or READY=1 after STOPPING=1 (the stop
-  // hook calls stopping() before it notifies).
-  auto notify = [this](const std::string& state) {
-    std::lock_guard state_lock(state_mu_);
-    if (stopping_) return false;
-    sd_notify(state);
-    return true;
-  };
+  auto notify = [this](const std::string& state) { return notify_unless_stopping(state); };
   if (!notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec())))
     return {false, "the server is stopping"};
   auto began = std::chrono::steady_clock::now();
   Result r = reload_locked();
   char took[32];
-  std::snprintf(took, sizeof took, " (%.1f ms)",
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began)
-                    .count());
+  std::snprintf(
+      took, sizeof took, " (%.1f ms)",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count());
   r.message += took;
   if (r.ok) {
     metrics_.reloads_ok++;
@@ -304,6 +297,13 @@ Runtime::Result Runtime::reload() {
     r.message += "; generation " + std::to_string(generation_) + " keeps serving";
   }
   return r;
+}
+
+bool Runtime::notify_unless_stopping(const std::string& state) {
+  std::lock_guard lock(state_mu_);
+  if (stopping_) return false;
+  sd_notify(state);
+  return true;
 }
 
 bool Runtime::is_stopping() const {

@@ -58,6 +58,9 @@ class Runtime {
   // After the server stopped: lets go of every pipeline and module (they unload now,
   // while the loops still exist).
   void release();
+  // sd_notify(state) unless a stop has begun: a service manager must not see READY=1
+  // (or RELOADING=1) after STOPPING=1, which the stop hook sends after stopping().
+  bool notify_unless_stopping(const std::string& state);
 
   // Listeners serving now (server index, name): what a hand-off passes on.
   std::vector<std::pair<size_t, std::string>> serving() const;

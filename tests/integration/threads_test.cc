@@ -110,3 +110,26 @@ TEST_CASE("run_every from inside a handler, cancelled from its own callback") {
   CHECK(c.recv_exact(1, 200).empty());  // no sixth tick
   CHECK_FALSE(handler.wrong_thread_.load());
 }
+
+TEST_CASE("a task queued by a task's destructor on its own loop runs without another event") {
+  // A loop with nothing else to do (no timer, no I/O): the destructor of a task that has
+  // just run queues another on the same loop; it must run now, not at the next wake-up.
+  RecordingEcho handler;
+  Server server(handler, test_options(1));
+  server.start();
+  EventLoop* loop = server.loops()[0];
+  std::promise<void> ran;
+  struct QueuesOnDeath {
+    EventLoop* loop = nullptr;
+    std::promise<void>* ran = nullptr;
+    ~QueuesOnDeath() {
+      if (ran) loop->queue_in_loop([p = ran] { p->set_value(); });
+    }
+  };
+  auto token = std::make_shared<QueuesOnDeath>();
+  token->loop = loop;
+  token->ran = &ran;
+  loop->queue_in_loop([token] {});
+  token.reset();  // the task's copy is now the last
+  CHECK(ran.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+}

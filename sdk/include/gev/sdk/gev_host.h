@@ -78,7 +78,8 @@ typedef struct gev_host_api {
    * instance loaded (a reload never unloads code it will call) until it fires or is
    * cancelled. Repeating timers, and timers started in create, loop_init or such a
    * timer's tick, are per-loop state: they keep nothing loaded, and the host cancels
-   * those still pending after loop_fini. From loop_fini and destroy: refused (0). */
+   * those still pending after loop_fini. Refused (0) once the instance is being
+   * retired (its loop_fini and destroy after a reload replaced it). */
   gev_timer_id (*timer_start)(gev_loop* loop, gev_conn* owner, uint64_t delay_ns,
                               uint64_t interval_ns, gev_task_fn fn, void* arg);
   /* Cancelling a fired or unknown id is a no-op. */
@@ -91,7 +92,9 @@ typedef struct gev_host_api {
   /* [any] Runs fn(arg) on `loop` soon: the thread-safe door into a loop. Posted from a
    * host callback, the task keeps this module instance loaded until it has run; posted
    * from a thread of your own, it runs before the unload if destroy joined that thread.
-   * From loop_fini and destroy: GEV_ERR_CLOSED. Not run once loop_fini ran on `loop`. */
+   * GEV_ERR_CLOSED once the instance is being retired (its loop_fini and destroy after a
+   * reload replaced it, or a thread of its own still posting then). A task of this
+   * module's is not run once loop_fini ran on `loop`. */
   gev_status (*post)(gev_loop* loop, gev_task_fn fn, void* arg);
   /* [loop] Calls fn for every open connection served by this module on `loop`. */
   void (*for_each_conn)(gev_host* host, gev_loop* loop, void (*fn)(gev_conn* c, void* arg),
