@@ -328,7 +328,7 @@ void Server::begin_stop() {
     std::lock_guard lock(listeners_mu_);
     for (auto& entry : listeners_) {
       GEV_INFO("stopping %s", entry->bound.to_string().c_str());
-      if (!entry->service->options.reuse_port && !entry->sockets.empty()) entry->sockets[0]->stop();
+      stop_listeners(*entry);  // a reuse_port socket stops on its loop, before its drain
     }
   }
   for (size_t i = 0; i < loops_.size(); ++i)
@@ -337,12 +337,6 @@ void Server::begin_stop() {
 
 void Server::drain(size_t i, int64_t deadline_ns) {
   EventLoop& loop = *loops_[i];
-  {
-    std::lock_guard lock(listeners_mu_);
-    for (auto& entry : listeners_)
-      if (entry->service->options.reuse_port && i < entry->sockets.size())
-        entry->sockets[i]->stop();
-  }
   loop.for_each_connection([](Connection& c) { c.close_after_flush(CloseReason::kServerStop); });
   if (loop.connection_count() == 0) {
     if (loop_exit_hook_) loop_exit_hook_(loop);

@@ -6,6 +6,7 @@
 
 #include "lifecycle.h"
 #include "loaded_module.h"
+#include "pipeline.h"
 
 #include <algorithm>
 #include <cstring>
@@ -161,11 +162,12 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
   EventLoop* loop = loop_of(l);
   // An owned timer must run on its connection's loop, where close cancels it.
   if (owner && &conn_of(owner)->loop() != loop) return 0;
-  auto [m, hold] = starter_of(fn);
-  if (m && !hold) return 0;  // it is retiring (loop_fini, destroy): nothing new may start
+  Starter by = starter_of(fn);
+  if (by.retiring()) return 0;  // loop_fini, destroy: nothing new may start
+  LoadedModule* m = by.module;
   bool setup = ModuleScope::module() ? ModuleScope::setup() : false;
   bool per_loop = !owner && m && (interval_ns != 0 || setup);
-  ModuleTask task{fn, arg, m, per_loop ? nullptr : std::move(hold), loop->index(), nullptr};
+  ModuleTask task{fn, arg, m, per_loop ? nullptr : std::move(by.hold), loop->index(), nullptr};
   if (per_loop && interval_ns == 0) task.per_loop_id = std::make_shared<std::atomic<TimerId>>(0);
   TimerId id;
   if (interval_ns == 0) {
@@ -203,17 +205,17 @@ uint32_t api_loop_index(const gev_loop* l) {
 }
 gev_status api_post(gev_loop* l, gev_task_fn fn, void* arg) {
   if (!l || !fn) return GEV_ERR_INVALID;
-  auto [m, hold] = starter_of(fn);
-  if (m && !hold) return GEV_ERR_CLOSED;  // it is retiring (loop_fini, destroy)
+  Starter by = starter_of(fn);
+  if (by.retiring()) return GEV_ERR_CLOSED;  // loop_fini, destroy: nothing new may start
   EventLoop* loop = loop_of(l);
-  loop->queue_in_loop(ModuleTask{fn, arg, m, std::move(hold), loop->index(), nullptr});
+  loop->queue_in_loop(ModuleTask{fn, arg, by.module, std::move(by.hold), loop->index(), nullptr});
   return GEV_OK;
 }
 void api_for_each_conn(gev_host* h, gev_loop* l, void (*fn)(gev_conn*, void*), void* arg) {
   const void* me = &self(h);
   loop_of(l)->for_each_connection([&](Connection& c) {
     ConnSlot* s = slot_of(c);
-    if (s && s->handler_host == me && c.connected()) fn(handle_of(c), arg);
+    if (s && &s->pipeline->handler_module()->host() == me && c.connected()) fn(handle_of(c), arg);
   });
 }
 

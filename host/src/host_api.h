@@ -26,7 +26,6 @@ struct ConnSlot {
   void* protocol_state = nullptr;      // what the protocol's conn_open returned
   void* handler_context = nullptr;     // conn_get_context / conn_set_context
   std::vector<gev_timer_id> timers;    // owned timers, cancelled at close
-  const void* handler_host = nullptr;  // the handler module's ModuleHost (for_each_conn filter)
 };
 
 struct Metric {

@@ -79,12 +79,7 @@ void ModuleLifecycle::start_step(LoadedModule* m, int step) {
       loops = loops_;
   }
   if (loops.empty()) {  // no loop runs any more (each ran its loop_fini as it exited)
-    if (step == kFini) {
-      m->destroy_state();
-      start_step(m, kBarrier);
-    } else {
-      unload(m);
-    }
+    next_step(m, step);
     return;
   }
   auto round = std::make_shared<Retirement>(*this, m, step);

@@ -180,8 +180,7 @@ int main(int argc, char** argv) {
       ao.idle_timeout = std::chrono::seconds(30);
       ao.max_connections = 64;
       admin_index = server.add_listener(admin, ao, &admin);
-      std::lock_guard lock(metrics.mu);
-      metrics.listener_names.push_back("admin");
+      metrics.add_listener("admin");
     }
     activated.close_unclaimed();
     metrics.server = &server;

@@ -26,6 +26,19 @@ struct MetricsSource {
   std::map<std::string, std::shared_ptr<LoadedModule>> modules;
   std::atomic<uint64_t> generation{1};
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
+
+  // The server just added listener number listener_names.size().
+  void add_listener(const std::string& name) {
+    std::lock_guard lock(mu);
+    listener_names.push_back(name);
+  }
+  // Shows `now`; the map it replaces is released after the lock (a module may unload).
+  void set_modules(std::map<std::string, std::shared_ptr<LoadedModule>> now) {
+    {
+      std::lock_guard lock(mu);
+      modules.swap(now);
+    }
+  }
 };
 
 std::string render_metrics(const MetricsSource& src);

@@ -20,11 +20,9 @@ std::span<const uint8_t> span(gev_bytes b) {
 }
 }  // namespace
 
-Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler,
-                   uint64_t generation)
+Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler)
     : protocol_module_(std::move(protocol)),
       handler_module_(std::move(handler)),
-      generation_(generation),
       protocol_(protocol_module_->descriptor().protocol),
       handler_(handler_module_->descriptor().handler),
       protocol_state_(protocol_module_->state()),
@@ -39,7 +37,6 @@ Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<Loade
 void Pipeline::on_connect(Connection& c) {
   auto* slot = new ConnSlot;
   slot->pipeline = shared_from_this();
-  slot->handler_host = &handler_module_->host();
   c.set_protocol_state(slot);
   handler_module_->host().conns.add(c);
   if (protocol_->conn_open) {

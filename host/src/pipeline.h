@@ -16,8 +16,7 @@ namespace gev::host {
 
 class Pipeline : public std::enable_shared_from_this<Pipeline> {
  public:
-  Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler,
-           uint64_t generation);
+  Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler);
 
   void on_connect(Connection& c);
   DecodeResult decode(Connection& c, std::span<const uint8_t> in);
@@ -27,8 +26,6 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
 
   const std::shared_ptr<LoadedModule>& protocol_module() const { return protocol_module_; }
   const std::shared_ptr<LoadedModule>& handler_module() const { return handler_module_; }
-  // The reload that made it.
-  uint64_t generation() const { return generation_; }
   // The reload that took it out of service (its listener switched to another pipeline,
   // or was removed); 0 while in service. Its connections close at that reload's drain
   // deadline.
@@ -37,7 +34,6 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
  private:
   std::shared_ptr<LoadedModule> protocol_module_;
   std::shared_ptr<LoadedModule> handler_module_;
-  uint64_t generation_;
   const gev_protocol_vtable* protocol_;
   const gev_handler_vtable* handler_;
   decltype(gev_protocol_vtable::after_message) after_message_;  // null before ABI 1.1

@@ -32,8 +32,10 @@ std::string file_identity(const fs::path& f) {
          std::to_string(st.st_mtim.tv_nsec);
 }
 
-std::string options_of(const HostOptions& o, const std::string& module) {
-  std::string out;
+// What a reload compares to keep a module: its file's identity and its options.
+std::string module_identity(const std::string& file_id, const HostOptions& o,
+                            const std::string& module) {
+  std::string out = file_id + "|";
   if (auto it = o.module_opts.find(module); it != o.module_opts.end())
     for (const auto& [k, v] : it->second) out += k + "=" + v + "\n";
   return out;
@@ -94,14 +96,14 @@ Runtime::Runtime(int argc, char** argv, HostOptions options, ModuleLoader& loade
       lifecycle_(lifecycle),
       metrics_(metrics) {}
 
-std::shared_ptr<LoadedModule> Runtime::open_module(const fs::path& file, const HostOptions& next,
-                                                   uint64_t gen, std::string* error) {
-  std::string identity = file_identity(file);
+std::shared_ptr<LoadedModule> Runtime::open_module(const fs::path& file, const std::string& file_id,
+                                                   const HostOptions& next, uint64_t gen,
+                                                   std::string* error) {
   std::unique_ptr<LoadedModule> opened = loader_.open(file, error);
   if (!opened) return nullptr;
   opened->host().loops.assign(lifecycle_.loops().begin(), lifecycle_.loops().end());
   opened->generation = gen;
-  opened->identity = identity + "|" + options_of(next, opened->name());
+  opened->identity = module_identity(file_id, next, opened->name());
   // Adopted before create: if create fails after starting timers, retiring it cancels
   // them on their loops before the library goes.
   std::shared_ptr<LoadedModule> m = lifecycle_.adopt(std::move(opened));
@@ -123,13 +125,11 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, bool strict, Staged& 
   }
   for (const fs::path& f : files) {
     std::shared_ptr<LoadedModule> m;
-    std::string identity = file_identity(f);
+    std::string file_id = file_identity(f);
     for (const auto& [name, cur] : modules_)
-      if (cur->source() == f && cur->identity == identity + "|" + options_of(next, name)) m = cur;
+      if (cur->source() == f && cur->identity == module_identity(file_id, next, name)) m = cur;
     std::string why;
-    if (!m) {
-      m = open_module(f, next, gen, &why);
-    }
+    if (!m) m = open_module(f, file_id, next, gen, &why);
     if (m && out.modules.count(m->name())) {
       why = "name '" + m->name() + "' is already taken by " +
             out.modules[m->name()]->source().string();
@@ -153,7 +153,7 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, bool strict, Staged& 
     return false;
   }
   for (const ListenerConfig& l : next.listeners) {
-    std::shared_ptr<Pipeline> p = pipeline_for(l, out, gen, next.module_dir, error);
+    std::shared_ptr<Pipeline> p = pipeline_for(l, out, next.module_dir, error);
     if (!p) return false;
     out.pipelines.push_back(std::move(p));
   }
@@ -161,7 +161,7 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, bool strict, Staged& 
 }
 
 std::shared_ptr<Pipeline> Runtime::pipeline_for(const ListenerConfig& l, const Staged& s,
-                                                uint64_t gen, const fs::path& module_dir,
+                                                const fs::path& module_dir,
                                                 std::string* error) const {
   auto find = [&](const std::string& name, bool protocol) -> std::shared_ptr<LoadedModule> {
     auto it = s.modules.find(name);
@@ -183,7 +183,7 @@ std::shared_ptr<Pipeline> Runtime::pipeline_for(const ListenerConfig& l, const S
     std::shared_ptr<Pipeline> p = cur.sw->current();
     if (p && p->protocol_module() == protocol && p->handler_module() == handler) return p;
   }
-  return std::make_shared<Pipeline>(std::move(protocol), std::move(handler), gen);
+  return std::make_shared<Pipeline>(std::move(protocol), std::move(handler));
 }
 
 Switch& Runtime::new_switch(std::shared_ptr<Pipeline> p) {
@@ -203,8 +203,7 @@ bool Runtime::load(Server& server, std::string* error) {
       if (lifecycle_.exited(*loop)) return;  // stopped before it ever served
       for (const auto& m : fresh) m->init_loop(*loop);
     });
-  std::lock_guard lock(metrics_.mu);
-  metrics_.modules = modules_;
+  metrics_.set_modules(modules_);
   return true;
 }
 
@@ -216,10 +215,7 @@ void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_
     lo.listen_fd = inherited_fd(l);
     size_t index = server_->add_listener(sw, lo, &sw);
     listeners_.push_back({l, index, &sw});
-    {
-      std::lock_guard lock(metrics_.mu);
-      metrics_.listener_names.push_back(l.name);
-    }
+    metrics_.add_listener(l.name);
     GEV_INFO("listener %s: %s over %s on %s", l.name.c_str(), l.handler.c_str(), l.protocol.c_str(),
              l.listen.c_str());
   }
@@ -275,8 +271,7 @@ std::vector<std::pair<size_t, std::string>> Runtime::serving() const {
 
 Runtime::Result Runtime::reload() {
   std::lock_guard lock(reload_mu_);
-  auto notify = [this](const std::string& state) { return notify_unless_stopping(state); };
-  if (!notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec())))
+  if (!notify_unless_stopping("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec())))
     return {false, "the server is stopping"};
   auto began = std::chrono::steady_clock::now();
   Result r = reload_locked();
@@ -288,12 +283,12 @@ Runtime::Result Runtime::reload() {
   if (r.ok) {
     metrics_.reloads_ok++;
     GEV_INFO("reload: %s", r.message.c_str());
-    notify("READY=1");
+    notify_unless_stopping("READY=1");
   } else {
     metrics_.reloads_failed++;
     GEV_ERROR("reload failed: %s; generation %llu keeps serving", r.message.c_str(),
               static_cast<unsigned long long>(generation_));
-    notify("READY=1\nSTATUS=reload failed: " + r.message);
+    notify_unless_stopping("READY=1\nSTATUS=reload failed: " + r.message);
     r.message += "; generation " + std::to_string(generation_) + " keeps serving";
   }
   return r;
@@ -377,10 +372,7 @@ Runtime::Result Runtime::reload_locked() {
     lo.listen_fd = fd;
     try {
       size_t index = server_->add_listener_paused(sw, lo, &sw);
-      {
-        std::lock_guard lock(metrics_.mu);  // by server index, used or not
-        metrics_.listener_names.push_back(l.name);
-      }
+      metrics_.add_listener(l.name);  // by server index, used or not
       opened.push_back({l, index, &sw});
       serving.push_back({l, index, &sw});
     } catch (const std::exception& e) {
@@ -392,7 +384,7 @@ Runtime::Result Runtime::reload_locked() {
   }
   // Commit: from here nothing fails. A stop (or a hand-off's drain) beginning now
   // waits for it in stopping(), and sees every listener it opened.
-  ModuleMap old_modules, shown;  // released after the lock below: modules may unload then
+  ModuleMap old_modules;  // released after the lock below: modules may unload then
   std::lock_guard commit(state_mu_);
   if (stopping_) {
     close_opened();
@@ -444,11 +436,7 @@ Runtime::Result Runtime::reload_locked() {
   }
   old_modules = std::move(modules_);
   modules_ = std::move(st.modules);
-  shown = modules_;
-  {
-    std::lock_guard lock(metrics_.mu);
-    std::swap(metrics_.modules, shown);
-  }
+  metrics_.set_modules(modules_);
   generation_ = gen;
   options_ = std::move(next);
   set_log_level(options_.log_level);
@@ -487,11 +475,7 @@ void Runtime::release() {
   for (Switch& sw : switches_) sw.set(nullptr);
   initial_.clear();
   modules_.clear();
-  ModuleMap shown;
-  {
-    std::lock_guard mlock(metrics_.mu);
-    std::swap(metrics_.modules, shown);
-  }
+  metrics_.set_modules({});
 }
 
 ReloadThread::ReloadThread(Runtime& runtime) : runtime_(runtime), thread_([this] { run(); }) {}

@@ -83,9 +83,9 @@ class Runtime {
   // Opens what changed, keeps what did not. strict (a reload): any refused module fails.
   bool stage(const HostOptions& next, uint64_t gen, bool strict, Staged& out, std::string* error);
   std::shared_ptr<LoadedModule> open_module(const std::filesystem::path& file,
-                                            const HostOptions& next, uint64_t gen,
-                                            std::string* error);
-  std::shared_ptr<Pipeline> pipeline_for(const ListenerConfig& l, const Staged& s, uint64_t gen,
+                                            const std::string& file_id, const HostOptions& next,
+                                            uint64_t gen, std::string* error);
+  std::shared_ptr<Pipeline> pipeline_for(const ListenerConfig& l, const Staged& s,
                                          const std::filesystem::path& module_dir,
                                          std::string* error) const;
   bool init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh, std::string* error);
