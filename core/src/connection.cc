@@ -359,6 +359,12 @@ void Connection::resume_reading() {
   });
 }
 
+void Connection::begin_stopping(CloseReason reason) {
+  if (state_ != State::kConnected) return;
+  if (service_.handler.on_stopping(*this)) return;
+  close_after_flush(reason);
+}
+
 void Connection::close_after_flush(CloseReason reason) {
   if (state_ != State::kConnected) return;
   state_ = State::kClosing;

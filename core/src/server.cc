@@ -222,6 +222,11 @@ void Server::run() {
               hangup_hook_();
               return;
             }
+            if (stop_requested_.load()) {  // a second one: no more delay
+              GEV_INFO("signal %d: stopping now", signo);
+              close_and_drain();
+              return;
+            }
             GEV_INFO("signal %d: stopping", signo);
             stop();
           },
@@ -299,6 +304,7 @@ void Server::stop() {
 
 void Server::stop_accepting() {
   if (!started_.load()) return;
+  accepting_stopped_ = true;
   main_loop_->run_in_loop([this] {
     std::lock_guard lock(listeners_mu_);
     for (auto& entry : listeners_) stop_listeners(*entry);
@@ -322,6 +328,19 @@ int Server::listen_fd(size_t listener) const {
 
 void Server::begin_stop() {
   if (stop_hook_) stop_hook_();
+  // (Pointless once the listeners were stopped, as after a hand-off's drain.)
+  if (options_.stop_delay.count() > 0 && !accepting_stopped_.load()) {
+    GEV_INFO("stopping in %lld ms (listeners accept until then)",
+             static_cast<long long>(options_.stop_delay.count()));
+    main_loop_->run_after(options_.stop_delay, [this] { close_and_drain(); });
+    return;
+  }
+  close_and_drain();
+}
+
+void Server::close_and_drain() {
+  if (closing_) return;  // a second signal during the delay came first
+  closing_ = true;
   int64_t deadline = main_loop_->now_ns() + std::chrono::nanoseconds(options_.stop_timeout).count();
   stopping_.store(true, std::memory_order_relaxed);
   {
@@ -332,12 +351,17 @@ void Server::begin_stop() {
     }
   }
   for (size_t i = 0; i < loops_.size(); ++i)
-    loops_[i]->run_in_loop([this, i, deadline] { drain(i, deadline); });
+    loops_[i]->run_in_loop([this, i, deadline] {
+      // Once per connection: its goodbye, then its close (now, or when the handler's
+      // closing handshake ends).
+      loops_[i]->for_each_connection(
+          [](Connection& c) { c.begin_stopping(CloseReason::kServerStop); });
+      drain(i, deadline);
+    });
 }
 
 void Server::drain(size_t i, int64_t deadline_ns) {
   EventLoop& loop = *loops_[i];
-  loop.for_each_connection([](Connection& c) { c.close_after_flush(CloseReason::kServerStop); });
   if (loop.connection_count() == 0) {
     if (loop_exit_hook_) loop_exit_hook_(loop);
     worker_done();

@@ -62,6 +62,7 @@ uint16_t SocketAddress::port() const {
 std::string SocketAddress::to_string() const {
   char host[INET6_ADDRSTRLEN] = "?";
   char out[INET6_ADDRSTRLEN + 16];
+  if (family() == AF_UNIX) return "unix";  // (the path is not kept)
   if (family() == AF_INET6) {
     inet_ntop(AF_INET6, &storage_.v6.sin6_addr, host, sizeof host);
     std::snprintf(out, sizeof out, "[%s]:%u", host, static_cast<unsigned>(port()));

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -60,6 +61,16 @@ struct ModuleHost {
   std::deque<Metric> metrics;       // stable addresses; defined only during create
   std::atomic<bool> frozen{false};  // set after create: no more metric_define
   ConnRegistry conns;               // connections this module serves as their handler
+  std::atomic<int64_t> open_conns{0};  // connections it serves (as protocol or handler)
+
+  // The last warning or error the module logged while create or loop_init ran: its own
+  // reason when it then fails, which a failed reload reports (not just a status code).
+  void note_problem(std::string_view msg);
+  std::string take_problem();
+
+ private:
+  std::mutex problem_mu_;
+  std::string problem_;
 };
 
 // Fills `api` for `host` (sizes, versions, every function).

@@ -35,7 +35,11 @@ bool add_module_opt(const std::string& kv, HostOptions& o) {
   size_t dot = kv.find('.');
   size_t eq = kv.find('=');
   if (dot == std::string::npos || eq == std::string::npos || dot == 0 || eq < dot + 2) return false;
-  o.module_opts[kv.substr(0, dot)][kv.substr(dot + 1, eq - dot - 1)] = kv.substr(eq + 1);
+  std::string name = kv.substr(0, dot), key = kv.substr(dot + 1, eq - dot - 1);
+  if (key == "file")
+    o.module_files[name] = kv.substr(eq + 1);
+  else
+    o.module_opts[name][key] = kv.substr(eq + 1);
   return true;
 }
 
@@ -50,7 +54,10 @@ std::string apply_section_key(const std::string& key, const std::string& value,
   std::string name = key.substr(first + 1, last - first - 1);
   std::string field = key.substr(last + 1);
   if (section == "module") {
-    o.module_opts[name][field] = value;
+    if (field == "file")
+      o.module_files[name] = value;  // the host's, not the module's
+    else
+      o.module_opts[name][field] = value;
     return "";
   }
   if (section != "listener") return "unknown section '[" + section + "." + name + "]'";
@@ -120,8 +127,17 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
       "takeover", po::value(&o.takeover),
       "take the listening sockets of the gev-host serving --handoff-socket PATH")(
       "drain-timeout", po::value(&o.drain_timeout_ms)->default_value(o.drain_timeout_ms),
-      "after a hand-off or a reload: ms to let connections served by the old host or "
-      "module generation finish before closing them");
+      "after a hand-off: ms to let the old host's connections finish before closing them")(
+      "reload-drain-timeout",
+      po::value(&o.reload_drain_timeout_ms)->default_value(o.reload_drain_timeout_ms),
+      "after a reload: ms before connections still served by an older module generation "
+      "are closed (0: never; they are served until they close)")(
+      "shutdown-delay", po::value(&o.shutdown_delay_ms)->default_value(o.shutdown_delay_ms),
+      "on SIGTERM: ms during which /healthz answers 503 while listeners still accept (a "
+      "load balancer moves away first), before the graceful stop")(
+      "admin-token-file", po::value<std::string>(),
+      "file (mode 0600) holding the token that POST /reload over a TCP admin needs as "
+      "'Authorization: Bearer TOKEN'");
   po::variables_map vm;
   std::map<std::string, ListenerConfig> file_listeners;
   std::vector<std::string> order;
@@ -165,8 +181,13 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
   if (cli.idle_timeout_ms > (uint64_t{1} << 40)) {
     return fail("--idle-timeout: " + std::to_string(cli.idle_timeout_ms) + " ms is out of range");
   }
-  if (o.drain_timeout_ms > (uint64_t{1} << 40))
-    return fail("--drain-timeout: " + std::to_string(o.drain_timeout_ms) + " ms is out of range");
+  using Bound = std::pair<const char*, uint64_t>;
+  for (auto [name, v] : {Bound{"--drain-timeout", o.drain_timeout_ms},
+                         Bound{"--reload-drain-timeout", o.reload_drain_timeout_ms},
+                         Bound{"--shutdown-delay", o.shutdown_delay_ms}})
+    if (v > (uint64_t{1} << 40))
+      return fail(std::string(name) + ": " + std::to_string(v) + " ms is out of range");
+  if (vm.count("admin-token-file")) o.admin_token_file = vm["admin-token-file"].as<std::string>();
   for (const std::string& kv : module_opts) {
     if (!add_module_opt(kv, o)) {
       return fail("--module-opt: '" + kv + "' is not NAME.KEY=VALUE");

@@ -43,10 +43,16 @@ struct HostOptions {
   std::string admin = "127.0.0.1:9091";  // empty or "off": no admin endpoint
   std::filesystem::path module_dir;      // empty: <exe>/../lib/gev/modules
   std::map<std::string, std::map<std::string, std::string>> module_opts;  // module -> key -> value
+  // [module.NAME] file = PATH: which file serves NAME when several claim it (a path
+  // relative to module_dir, or absolute). Not passed to the module as an option.
+  std::map<std::string, std::filesystem::path> module_files;
   LogLevel log_level = LogLevel::kInfo;
   std::string handoff_socket;         // unix socket where a successor can ask for our sockets
   std::string takeover;               // unix socket of a running gev-host to take over from
-  uint64_t drain_timeout_ms = 30000;  // after a hand-off or reload: how long old connections stay
+  uint64_t drain_timeout_ms = 30000;  // after a hand-off: how long the old host's connections stay
+  uint64_t reload_drain_timeout_ms = 0;  // after a reload: when old generations' connections close (0: never)
+  uint64_t shutdown_delay_ms = 0;  // on SIGTERM: /healthz says 503 this long before listeners close
+  std::filesystem::path admin_token_file;  // Bearer token for POST /reload over TCP
 };
 
 // Parses argv (and --config). Returns 0 to go on; -1 after --help/--version (exit 0);

@@ -8,6 +8,9 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <tuple>
+
+#include "host_api.h"
 
 namespace gev::host {
 
@@ -163,6 +166,17 @@ std::map<std::string, size_t> ModuleLifecycle::live() const {
   std::lock_guard lock(mu_);
   std::map<std::string, size_t> out;
   for (const LoadedModule* m : live_) ++out[m->name()];
+  return out;
+}
+
+std::vector<ModuleLifecycle::Instance> ModuleLifecycle::instances() const {
+  std::lock_guard lock(mu_);
+  std::vector<Instance> out;
+  for (const LoadedModule* m : live_)
+    out.push_back({m->name(), m->generation, m->host().open_conns.load(std::memory_order_relaxed)});
+  std::sort(out.begin(), out.end(), [](const Instance& a, const Instance& b) {
+    return std::tie(a.name, a.generation) < std::tie(b.name, b.generation);
+  });
   return out;
 }
 

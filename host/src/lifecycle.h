@@ -51,6 +51,12 @@ class ModuleLifecycle {
 
   // Instances loaded (including retiring ones), per module name.
   std::map<std::string, size_t> live() const;
+  struct Instance {
+    std::string name;
+    uint64_t generation;
+    int64_t connections;  // open connections it serves
+  };
+  std::vector<Instance> instances() const;
 
   // The live module whose code `fn` is, for a task or timer started outside any host
   // callback (a module's own thread): {module, a reference to it}. The reference is

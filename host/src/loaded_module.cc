@@ -52,6 +52,7 @@ void LoadedModule::forget_loop_timer(size_t loop_index, uint64_t id) {
 
 bool LoadedModule::create(const gev_config& config, std::string* error) {
   gev_status st;
+  host_->take_problem();
   {
     ModuleScope scope(this, true);
     st = descriptor_->create(&host_->api, &config, &state_);
@@ -59,6 +60,7 @@ bool LoadedModule::create(const gev_config& config, std::string* error) {
   host_->frozen.store(true, std::memory_order_release);
   if (st != GEV_OK) {
     *error = "create() failed with status " + std::to_string(st);
+    if (std::string why = host_->take_problem(); !why.empty()) *error += ": " + why;
     return false;
   }
   created_ = true;
@@ -70,7 +72,9 @@ bool LoadedModule::init_loop(EventLoop& loop) {
   if (descriptor_->loop_init) {
     ModuleScope scope(this, true);
     if (descriptor_->loop_init(state_, reinterpret_cast<gev_loop*>(&loop)) != GEV_OK) {
-      GEV_ERROR("module %s: loop_init failed on loop %zu", name_.c_str(), loop.index());
+      std::string why = host_->take_problem();
+      GEV_ERROR("module %s: loop_init failed on loop %zu%s%s", name_.c_str(), loop.index(),
+                why.empty() ? "" : ": ", why.c_str());
       return false;
     }
   }

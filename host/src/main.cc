@@ -111,6 +111,19 @@ int main(int argc, char** argv) {
   gev::host::HostOptions o;
   if (int rc = gev::host::parse_host_options(argc, argv, o); rc != 0) return rc < 0 ? 0 : rc;
   gev::set_log_level(o.log_level);
+  gev::host::AdminEndpoint::Settings admin_settings;
+  std::string admin_unix;  // --admin unix:PATH
+  if (o.admin.rfind("unix:", 0) == 0) {
+    admin_unix = o.admin.substr(5);
+    admin_settings.unix_socket = true;
+  }
+  if (!o.admin_token_file.empty()) {
+    std::string why;
+    if (!gev::host::read_admin_token(o.admin_token_file, &admin_settings.token, &why)) {
+      std::fprintf(stderr, "gev-host: %s\n", why.c_str());
+      return 2;
+    }
+  }
   // SIGHUP means "reload" once the server runs; until then it must not end the process.
   ::signal(SIGHUP, SIG_IGN);
   if (o.module_dir.empty()) o.module_dir = gev::host::default_module_dir(argv[0]);
@@ -129,12 +142,14 @@ int main(int argc, char** argv) {
         reloads.request([done = std::move(done)](const gev::host::Runtime::Result& r) {
           done(r.ok, r.message);
         });
-      });
+      },
+      admin_settings);
   std::unique_ptr<gev::host::HandoffServer> handoff;
   std::promise<bool> serving;  // set when the loops run (true) or the start failed
   std::thread confirm;
   gev::Options server_options;
   server_options.loops = o.loops;
+  server_options.stop_delay = std::chrono::milliseconds(o.shutdown_delay_ms);
   int rc = 0;
   // Sized once the server has resolved its loop count; its loops' timers point into it.
   std::unique_ptr<std::atomic<int64_t>[]> lag;
@@ -177,8 +192,18 @@ int main(int argc, char** argv) {
       gev::Options ao;
       ao.address = o.admin;
       ao.listen_fd = activated.take("admin", o.admin);
-      ao.idle_timeout = std::chrono::seconds(30);
-      ao.max_connections = 64;
+      if (ao.listen_fd < 0 && !admin_unix.empty()) {
+        ao.listen_fd = gev::host::listen_unix(admin_unix, &error);
+        if (ao.listen_fd < 0) {
+          std::fprintf(stderr, "gev-host: --admin: %s\n", error.c_str());
+          return 1;
+        }
+        GEV_INFO("admin: listening on unix:%s (mode 0600)", admin_unix.c_str());
+      }
+      ao.idle_timeout = std::chrono::seconds(30);  // (requests have their own deadline)
+      // The endpoint keeps its own 64 slots (evicting the longest idle); this only
+      // bounds connections evicted but not closed yet.
+      ao.max_connections = 256;
       admin_index = server.add_listener(admin, ao, &admin);
       metrics.add_listener("admin");
     }
@@ -201,10 +226,12 @@ int main(int argc, char** argv) {
     // Readiness for a service manager (Type=notify): the first worker loop's first task
     // after loop_init, so it goes out once run() has opened every listening socket (a
     // failed bind throws before any worker starts, and nothing is sent).
-    server.loops()[0]->queue_in_loop([&serving, &runtime] {
+    server.loops()[0]->queue_in_loop([&serving, &runtime, &admin] {
       // Stopping already (a signal at start): not READY, and no successor takes over.
-      serving.set_value(
-          runtime.notify_unless_stopping("READY=1\nMAINPID=" + std::to_string(::getpid())));
+      bool ready = runtime.notify_unless_stopping("READY=1\nMAINPID=" + std::to_string(::getpid()));
+      if (ready && admin.health() == gev::host::AdminEndpoint::Health::kStarting)
+        admin.set_health(gev::host::AdminEndpoint::Health::kServing);
+      serving.set_value(ready);
     });
     server.set_hangup_hook(
         [&reloads] { reloads.request([](const gev::host::Runtime::Result&) {}); });
@@ -222,8 +249,9 @@ int main(int argc, char** argv) {
           return std::vector<gev::host::ActivatedSocket>{};
         return f.get();
       };
-      auto drained = [&server, &o, &runtime] {
+      auto drained = [&server, &o, &runtime, &admin] {
         runtime.stopping();  // a successor serves our sockets: no reload from now on
+        admin.set_health(gev::host::AdminEndpoint::Health::kDraining);
         // Our listeners have stopped when this returns (the successor is told so next).
         auto accepting_stopped = std::make_shared<std::promise<void>>();
         server.main_loop().run_in_loop([&server, &o, accepting_stopped] {
@@ -252,8 +280,10 @@ int main(int argc, char** argv) {
         }
       });
     }
-    server.set_stop_hook([&runtime] {
+    server.set_stop_hook([&runtime, &admin] {
       runtime.stopping();  // first: no READY=1 from a reload may follow STOPPING=1
+      if (admin.health() != gev::host::AdminEndpoint::Health::kDraining)
+        admin.set_health(gev::host::AdminEndpoint::Health::kStopping);  // /healthz: 503
       gev::host::sd_notify("STOPPING=1");
     });
     try {

@@ -142,6 +142,13 @@ std::string render_metrics(const MetricsSource& src) {
            "still use an older generation.");
     for (const auto& [name, n] : src.lifecycle->live())
       sample(out, "gev_module_generations_live", label("module", name), n);
+    family(out, "gev_module_connections", "gauge",
+           "Open connections each loaded module instance serves, by generation: an older "
+           "generation's count falls as its connections close (or move to the new one).");
+    for (const auto& i : src.lifecycle->instances())
+      sample(out, "gev_module_connections",
+             label("module", i.name) + "," + label("generation", std::to_string(i.generation)),
+             static_cast<uint64_t>(std::max<int64_t>(0, i.connections)));
   }
   for (const auto& [name, module] : modules) {
     for (const Metric& m : module->host().metrics) {

@@ -6,6 +6,7 @@
 #include <gev/log.h>
 
 #include <cstddef>
+#include <type_traits>
 
 #include "host_api.h"
 
@@ -20,6 +21,14 @@ std::span<const uint8_t> span(gev_bytes b) {
 }
 }  // namespace
 
+// A table member, or null/0 when the module's table is too short to have it (a module
+// built against an older minor).
+#define GEV_MEMBER(table, member)                                                          \
+  ((table)->size >= offsetof(std::remove_cvref_t<decltype(*(table))>, member) +            \
+                        sizeof((table)->member)                                            \
+       ? (table)->member                                                                   \
+       : decltype((table)->member){})
+
 Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler)
     : protocol_module_(std::move(protocol)),
       handler_module_(std::move(handler)),
@@ -28,10 +37,20 @@ Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<Loade
       protocol_state_(protocol_module_->state()),
       handler_state_(handler_module_->state()) {
   // A module built before ABI 1.1 has a shorter table: never read past its size.
-  after_message_ = protocol_->size >= offsetof(gev_protocol_vtable, after_message) +
-                                          sizeof(protocol_->after_message)
-                       ? protocol_->after_message
-                       : nullptr;
+  after_message_ = GEV_MEMBER(protocol_, after_message);
+  conn_stopping_ = GEV_MEMBER(protocol_, conn_stopping);
+  on_stopping_ = GEV_MEMBER(handler_, on_stopping);
+}
+
+bool Pipeline::on_stopping(Connection& c) {
+  if (on_stopping_) {
+    ModuleScope scope(handler_module_.get(), false);
+    on_stopping_(handler_state_, handle_of(c));
+  }
+  ConnSlot* slot = slot_of(c);
+  if (!conn_stopping_ || !slot || !c.connected()) return false;
+  ModuleScope scope(protocol_module_.get(), false);
+  return conn_stopping_(protocol_state_, handle_of(c), slot->protocol_state) == GEV_OK;
 }
 
 void Pipeline::on_connect(Connection& c) {
@@ -39,6 +58,7 @@ void Pipeline::on_connect(Connection& c) {
   slot->pipeline = shared_from_this();
   c.set_protocol_state(slot);
   handler_module_->host().conns.add(c);
+  count(+1);
   if (protocol_->conn_open) {
     ModuleScope scope(protocol_module_.get(), false);
     slot->protocol_state = protocol_->conn_open(protocol_state_, handle_of(c));
@@ -108,9 +128,16 @@ void Pipeline::encode(Connection& c, const Frame& msg, WriteBatch& out) {
   }
 }
 
+void Pipeline::count(int64_t delta) {
+  handler_module_->host().open_conns.fetch_add(delta, std::memory_order_relaxed);
+  if (protocol_module_ != handler_module_)
+    protocol_module_->host().open_conns.fetch_add(delta, std::memory_order_relaxed);
+}
+
 void Pipeline::on_close(Connection& c) {
   ConnSlot* slot = slot_of(c);
   handler_module_->host().conns.remove(c);
+  count(-1);
   if (handler_->on_close) {
     ModuleScope scope(handler_module_.get(), false);
     handler_->on_close(handler_state_, handle_of(c));
@@ -150,6 +177,13 @@ std::span<const uint8_t> Switch::on_message(Connection& c, const Frame& f) {
 
 void Switch::encode(Connection& c, const Frame& msg, WriteBatch& out) {
   if (ConnSlot* slot = slot_of(c)) slot->pipeline->encode(c, msg, out);
+}
+
+bool Switch::on_stopping(Connection& c) {
+  ConnSlot* slot = slot_of(c);
+  if (!slot) return false;
+  std::shared_ptr<Pipeline> keep = slot->pipeline;
+  return keep->on_stopping(c);
 }
 
 void Switch::on_close(Connection& c) {

@@ -23,6 +23,9 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   std::span<const uint8_t> on_message(Connection& c, const Frame& frame);
   void encode(Connection& c, const Frame& msg, WriteBatch& out);
   void on_close(Connection& c);
+  // The server is stopping: the handler's and protocol's goodbyes (ABI 1.2). True if the
+  // protocol closes the connection itself.
+  bool on_stopping(Connection& c);
 
   const std::shared_ptr<LoadedModule>& protocol_module() const { return protocol_module_; }
   const std::shared_ptr<LoadedModule>& handler_module() const { return handler_module_; }
@@ -32,11 +35,15 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   std::atomic<uint64_t> retired_by{0};
 
  private:
+  void count(int64_t delta);  // open connections, per module
+
   std::shared_ptr<LoadedModule> protocol_module_;
   std::shared_ptr<LoadedModule> handler_module_;
   const gev_protocol_vtable* protocol_;
   const gev_handler_vtable* handler_;
   decltype(gev_protocol_vtable::after_message) after_message_;  // null before ABI 1.1
+  decltype(gev_protocol_vtable::conn_stopping) conn_stopping_;  // null before ABI 1.2
+  decltype(gev_handler_vtable::on_stopping) on_stopping_;
   void* protocol_state_;
   void* handler_state_;
 };
@@ -63,6 +70,7 @@ class Switch final : public gev::Protocol, public gev::Handler {
   void on_connect(Connection& c) override;
   std::span<const uint8_t> on_message(Connection& c, const Frame& frame) override;
   void on_close(Connection& c) override;
+  bool on_stopping(Connection& c) override;
 
  private:
   mutable std::mutex mu_;  // taken once per connect (and per reload)

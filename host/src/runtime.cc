@@ -106,23 +106,41 @@ std::shared_ptr<LoadedModule> Runtime::open_module(const fs::path& file, const s
   opened->identity = module_identity(file_id, next, opened->name());
   // Adopted before create: if create fails after starting timers, retiring it cancels
   // them on their loops before the library goes.
-  std::shared_ptr<LoadedModule> m = lifecycle_.adopt(std::move(opened));
-  std::vector<gev_config_entry> entries;
-  if (auto it = next.module_opts.find(m->name()); it != next.module_opts.end())
-    for (const auto& [k, v] : it->second) entries.push_back({k.c_str(), v.c_str()});
-  gev_config config{sizeof(gev_config), static_cast<uint32_t>(entries.size()), entries.data()};
-  if (!m->create(config, error)) return nullptr;
-  return m;
+  return lifecycle_.adopt(std::move(opened));
 }
 
-bool Runtime::stage(const HostOptions& next, uint64_t gen, bool strict, Staged& out,
-                    std::string* error) {
+bool Runtime::create_module(LoadedModule& m, const HostOptions& next, std::string* error) {
+  std::vector<gev_config_entry> entries;
+  if (auto it = next.module_opts.find(m.name()); it != next.module_opts.end())
+    for (const auto& [k, v] : it->second) entries.push_back({k.c_str(), v.c_str()});
+  gev_config config{sizeof(gev_config), static_cast<uint32_t>(entries.size()), entries.data()};
+  return m.create(config, error);
+}
+
+bool Runtime::stage(const HostOptions& next, uint64_t gen, Staged& out, std::string* error) {
+  auto refuse = [&](const fs::path& file, const std::string& name, const std::string& why) {
+    GEV_ERROR("refused module %s: %s", file.c_str(), why.c_str());
+    out.refused.push_back({file, name, why});
+  };
   std::string list_error;
   std::vector<fs::path> files = ModuleLoader::list(next.module_dir, &list_error);
-  if (!list_error.empty()) {
-    GEV_ERROR("%s", list_error.c_str());
-    out.refused.push_back(list_error);
+  if (!list_error.empty()) refuse(next.module_dir, "", list_error);
+  for (fs::path& f : files) f = f.lexically_normal();
+  // A file the config chooses for a module may live elsewhere.
+  std::map<std::string, fs::path> chosen;  // module name -> the file the config names
+  for (const auto& [name, file] : next.module_files) {
+    fs::path f = (file.is_absolute() ? file : next.module_dir / file).lexically_normal();
+    chosen[name] = f;
+    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
   }
+
+  // Open every file (a file and options unchanged since the running generation: keep
+  // that instance), then settle who may have each name, then create the new ones.
+  struct Candidate {
+    fs::path file;
+    std::shared_ptr<LoadedModule> module;
+  };
+  std::map<std::string, std::vector<Candidate>> by_name;
   for (const fs::path& f : files) {
     std::shared_ptr<LoadedModule> m;
     std::string file_id = file_identity(f);
@@ -130,28 +148,49 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, bool strict, Staged& 
       if (cur->source() == f && cur->identity == module_identity(file_id, next, name)) m = cur;
     std::string why;
     if (!m) m = open_module(f, file_id, next, gen, &why);
-    if (m && out.modules.count(m->name())) {
-      why = "name '" + m->name() + "' is already taken by " +
-            out.modules[m->name()]->source().string();
-      m = nullptr;
-    }
     if (!m) {
-      GEV_ERROR("refused module %s: %s", f.c_str(), why.c_str());
-      out.refused.push_back(f.string() + ": " + why);
+      refuse(f, "", why);
       continue;
     }
-    out.modules.emplace(m->name(), m);
+    by_name[m->name()].push_back({f, std::move(m)});
+  }
+  for (auto& [name, candidates] : by_name) {
+    std::shared_ptr<LoadedModule> m;
+    if (auto pick = chosen.find(name); pick != chosen.end()) {
+      for (Candidate& c : candidates) {
+        if (c.file == pick->second)
+          m = c.module;
+        else
+          GEV_INFO("module %s: not loading %s ([module.%s] file = %s)", name.c_str(),
+                   c.file.c_str(), name.c_str(), pick->second.c_str());
+      }
+      if (!m) {
+        refuse(pick->second, name,
+               "[module." + name + "] file names it, but it holds no module named '" + name + "'");
+        continue;
+      }
+    } else if (candidates.size() > 1) {
+      std::string all;
+      for (const Candidate& c : candidates) all += (all.empty() ? "" : " and ") + c.file.string();
+      refuse(candidates.front().file, name,
+             all + " all claim the name '" + name + "': none is loaded; remove the extra " +
+                 "files or choose one with [module." + name + "] file = ...");
+      continue;
+    } else {
+      m = candidates.front().module;
+    }
+    std::string why;
+    if (m->generation == gen && !create_module(*m, next, &why)) {
+      refuse(m->source(), name, why);
+      continue;
+    }
+    out.modules.emplace(name, m);
     if (m->generation != gen) continue;  // kept from the running generation
     out.fresh.push_back(m);
-    GEV_INFO("loaded module %s %s from %s (generation %llu)", m->name().c_str(),
-             m->descriptor().version, f.c_str(), static_cast<unsigned long long>(gen));
+    GEV_INFO("loaded module %s %s from %s (generation %llu)", name.c_str(),
+             m->descriptor().version, m->source().c_str(), static_cast<unsigned long long>(gen));
   }
-  if (strict && !out.refused.empty()) {
-    *error = "refused module " + out.refused.front();
-    if (out.refused.size() > 1)
-      *error += " (and " + std::to_string(out.refused.size() - 1) + " more)";
-    return false;
-  }
+  // Only what a listener uses can fail the load: a stray file costs its own line.
   for (const ListenerConfig& l : next.listeners) {
     std::shared_ptr<Pipeline> p = pipeline_for(l, out, next.module_dir, error);
     if (!p) return false;
@@ -171,9 +210,15 @@ std::shared_ptr<Pipeline> Runtime::pipeline_for(const ListenerConfig& l, const S
   std::shared_ptr<LoadedModule> protocol = find(l.protocol, true);
   std::shared_ptr<LoadedModule> handler = find(l.handler, false);
   if (!protocol || !handler) {
-    *error = "listener '" + l.name + "': no " + (protocol ? "handler" : "protocol") +
-             " module named '" + (protocol ? l.handler : l.protocol) + "' in " +
-             module_dir.string();
+    const std::string& name = protocol ? l.handler : l.protocol;
+    std::string missing = "listener '" + l.name + "': no " + (protocol ? "handler" : "protocol") +
+                          " module named '" + name + "' in " + module_dir.string();
+    // Why, if a file that would have been it was refused: the module's own reason first.
+    error->clear();
+    for (const Refusal& r : s.refused)
+      if (r.name == name || (r.name.empty() && r.file.stem() == name))
+        *error += "refused module " + r.file.string() + ": " + r.why + "; ";
+    *error += missing;
     return nullptr;
   }
   // A listener whose modules are the same instances keeps its pipeline (and its
@@ -194,7 +239,7 @@ bool Runtime::load(Server& server, std::string* error) {
   server_ = &server;
   lifecycle_.set_loops(server.loops());
   Staged st;
-  if (!stage(options_, generation_, false, st, error)) return false;
+  if (!stage(options_, generation_, st, error)) return false;
   modules_ = st.modules;
   initial_ = st.pipelines;
   // loop_init on every loop's own thread, queued ahead of the listeners' start.
@@ -326,7 +371,7 @@ Runtime::Result Runtime::reload_locked() {
 
   // Stage: nothing anyone uses changes until this has worked.
   Staged st;
-  if (!stage(next, gen, true, st, &error)) return {false, error};
+  if (!stage(next, gen, st, &error)) return {false, error};
   if (!init_loops(st.fresh, &error)) return {false, error};
 
   // Bind the listeners that are new, or whose socket settings changed, without
@@ -444,15 +489,15 @@ Runtime::Result Runtime::reload_locked() {
 
   // Connections on a pipeline this reload retired get the drain timeout (each reload's
   // deadline covers its own retirees).
-  if (retired_any) {
-    auto drain = std::chrono::milliseconds(options_.drain_timeout_ms);
+  if (retired_any && options_.reload_drain_timeout_ms != 0) {
+    auto drain = std::chrono::milliseconds(options_.reload_drain_timeout_ms);
     for (EventLoop* loop : lifecycle_.loops())
       loop->run_after(drain, [loop, gen] {
         size_t n = 0;
         loop->for_each_connection([&](Connection& c) {
           ConnSlot* slot = slot_of(c);
           if (!slot || !c.connected() || slot->pipeline->retired_by.load() != gen) return;
-          c.close_after_flush(CloseReason::kDrainTimeout);  // stops reading; output goes first
+          c.begin_stopping(CloseReason::kDrainTimeout);  // goodbyes, then a close after flush
           ++n;
         });
         if (n)
@@ -464,7 +509,11 @@ Runtime::Result Runtime::reload_locked() {
   }
   std::string msg = "generation " + std::to_string(gen) +
                     " serving: " + std::to_string(st.fresh.size()) + " modules loaded, " +
-                    std::to_string(kept) + " kept; listeners: " + std::to_string(switched) +
+                    std::to_string(kept) + " kept" +
+                    (st.refused.empty()
+                         ? std::string()
+                         : ", " + std::to_string(st.refused.size()) + " refused (see the log)") +
+                    "; listeners: " + std::to_string(switched) +
                     " switched, " + std::to_string(opened.size()) + " opened, " +
                     std::to_string(closed) + " closed";
   return {true, msg};

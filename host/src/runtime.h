@@ -73,18 +73,27 @@ class Runtime {
     Switch* sw;
   };
   using ModuleMap = std::map<std::string, std::shared_ptr<LoadedModule>>;
+  struct Refusal {
+    std::filesystem::path file;
+    std::string name;  // the module's name, when it got as far as saying it
+    std::string why;
+  };
   struct Staged {
     ModuleMap modules;
     std::vector<std::shared_ptr<LoadedModule>> fresh;  // opened by this load
     std::vector<std::shared_ptr<Pipeline>> pipelines;  // per listener in the new options
-    std::vector<std::string> refused;                  // "file: reason"
+    std::vector<Refusal> refused;
   };
 
-  // Opens what changed, keeps what did not. strict (a reload): any refused module fails.
-  bool stage(const HostOptions& next, uint64_t gen, bool strict, Staged& out, std::string* error);
+  // Opens what changed, keeps what did not. A file that cannot be loaded, or two that
+  // claim one name (unless [module.NAME] file = chooses), is refused with a log line;
+  // the load fails only if a listener's module is missing, with the reason it was refused.
+  bool stage(const HostOptions& next, uint64_t gen, Staged& out, std::string* error);
+  // Opened and ABI-checked, not created yet.
   std::shared_ptr<LoadedModule> open_module(const std::filesystem::path& file,
                                             const std::string& file_id, const HostOptions& next,
                                             uint64_t gen, std::string* error);
+  bool create_module(LoadedModule& m, const HostOptions& next, std::string* error);
   std::shared_ptr<Pipeline> pipeline_for(const ListenerConfig& l, const Staged& s,
                                          const std::filesystem::path& module_dir,
                                          std::string* error) const;

@@ -187,6 +187,18 @@ const char* reason_phrase(int status) {
   }
 }
 
+// True if `head` (complete or not) has more than `max_headers` header lines: each CRLF
+// ends a line, the first ends the request line. Stops counting past the limit.
+bool too_many_headers(std::string_view head, size_t max_headers) {
+  size_t p = head.find("\r\n");  // the request line's end
+  size_t headers = 0;
+  while (p != std::string_view::npos && (p = head.find("\r\n", p + 2)) != std::string_view::npos)
+    if (++headers > max_headers) return true;
+  return false;
+}
+
+constexpr const char* kTooManyHeaders = "too many header lines";
+
 Handshake reject(int status, const char* why, size_t head_size) {
   Handshake h;
   h.kind = Handshake::Kind::kReject;
@@ -237,10 +249,14 @@ Handshake parse_handshake(std::string_view in, const HandshakeConfig& config) {
   size_t end = in.substr(0, config.max_head).find("\r\n\r\n");
   if (end == std::string_view::npos) {
     if (in.size() >= config.max_head) return reject(431, "request head too large", in.size());
+    // Refused as soon as the line over the limit is complete, not when the head ends.
+    if (too_many_headers(in, config.max_headers)) return reject(431, kTooManyHeaders, in.size());
     return {};
   }
   size_t head_size = end + 4;
   std::string_view head = in.substr(0, end + 2);  // every line ends in CRLF
+  // Before any other check, so the answer does not depend on how the head arrived.
+  if (too_many_headers(head, config.max_headers)) return reject(431, kTooManyHeaders, head_size);
 
   // Request line: METHOD SP target SP HTTP/1.1
   size_t eol = head.find("\r\n");

@@ -20,6 +20,7 @@ struct DeflateConfig {
 
 struct HandshakeConfig {
   size_t max_head = 8192;
+  size_t max_headers = 100;               // header lines after the request line; more: 431
   std::vector<std::string> subprotocols;  // server preference order
   DeflateConfig deflate;
 };

@@ -16,6 +16,7 @@
 //     max_message=BYTES        largest message after reassembly and inflation [16 MiB];
 //                              over it: close 1009
 //     max_head=BYTES           largest request head [8192]; over it: 431
+//     max_headers=N            most header lines in the request head [100]; over it: 431
 //     handshake_timeout_ms=MS  to receive the whole request head [10000]; 0: none
 //     close_timeout_ms=MS      for the peer to close TCP after our close [5000]
 //     subprotocols=A,B         Sec-WebSocket-Protocol values, in our preference order
@@ -104,14 +105,17 @@ class WebSocket : public gev::sdk::Protocol {
   static constexpr bool kAfterMessage = true;
 
   explicit WebSocket(const gev::sdk::Config& cfg) : scratch_(kMaxLoops) {
-    cfg.allow_only({"max_message", "max_head", "handshake_timeout_ms", "close_timeout_ms",
-                    "subprotocols", "deflate", "deflate_threshold", "deflate_level",
-                    "server_no_context_takeover", "client_no_context_takeover",
+    cfg.allow_only({"max_message", "max_head", "max_headers", "handshake_timeout_ms",
+                    "close_timeout_ms", "subprotocols", "deflate", "deflate_threshold",
+                    "deflate_level", "server_no_context_takeover", "client_no_context_takeover",
                     "server_max_window_bits", "client_max_window_bits"});
     max_message_ = cfg.get_uint("max_message", 16u << 20);
     hs_.max_head = cfg.get_uint("max_head", 8192);
     if (max_message_ == 0 || hs_.max_head < 64)
       throw std::invalid_argument("websocket.max_message must be > 0 and max_head >= 64");
+    uint64_t max_headers = cfg.get_uint("max_headers", 100);
+    if (max_headers == 0) throw std::invalid_argument("websocket.max_headers must be > 0");
+    hs_.max_headers = static_cast<size_t>(max_headers);
     handshake_timeout_ns_ = cfg.get_uint("handshake_timeout_ms", 10000) * 1000000;
     close_timeout_ns_ = cfg.get_uint("close_timeout_ms", 5000) * 1000000;
     std::string list = cfg.get("subprotocols");
@@ -141,6 +145,24 @@ class WebSocket : public gev::sdk::Protocol {
   }
 
   void conn_close(Conn, void* cs) override { delete static_cast<WsConn*>(cs); }
+
+  // The server is stopping: an open WebSocket gets close 1001 Going Away and we wait for
+  // the peer's close (within close_timeout_ms), so a browser sees a clean close, not
+  // 1006. One still closing does so by itself; one not upgraded yet the host closes.
+  gev_status conn_stopping(Conn c, void* cs) override {
+    auto* ws = static_cast<WsConn*>(cs);
+    if (!ws) return GEV_ERR_UNSUPPORTED;
+    if (ws->state == State::kOpen) {
+      static constexpr char kGoingAway[] = "\x88\x11\x03\xe9server stopping";
+      send_raw(c, string_view(kGoingAway, sizeof kGoingAway - 1));
+      ws->state = State::kClosing;
+      arm(c, *ws, close_timeout_ns_);
+      debug(c, "server stopping: sent close 1001");
+      return GEV_OK;
+    }
+    return ws->state == State::kClosing || ws->state == State::kDone ? GEV_OK
+                                                                     : GEV_ERR_UNSUPPORTED;
+  }
 
   void decode(Conn c, void* cs, gev_bytes in, gev_decode_result& out) override {
     auto* ws = static_cast<WsConn*>(cs);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "admin_http.h"
 #include "host_fixture.h"
 #include "host_process.h"
 #include "test_client.h"
@@ -14,11 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One HTTP/1.1 GET with Connection: close; returns the whole response.
 std::string http_get(uint16_t port, const std::string& path) {
-  TestClient c(port);
-  c.send_all("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  return c.recv_until_eof(3000);
+  return http(port, "GET", path, "", 3000);
 }
 
 }  // namespace
@@ -73,7 +71,8 @@ TEST_CASE("a config file declares several listeners; the admin endpoint reports 
   CHECK(contains(http_get(admin, "/nope"), "404 Not Found"));
   {  // HEAD: the headers of GET, no body
     TestClient c(admin);
-    c.send_all("HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    c.send_all("HEAD /healthz HTTP/1.1\r\nHost: localhost:" + std::to_string(admin) +
+               "\r\nConnection: close\r\n\r\n");
     std::string head = c.recv_until_eof(3000);
     CHECK(contains(head, "Content-Length: 3\r\n"));
     CHECK(head.ends_with("\r\n\r\n"));

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin_http.h"
 #include "fleet.h"
 #include "host_fixture.h"
 #include "host_process.h"
@@ -20,15 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One HTTP/1.1 request with Connection: close; returns the whole response.
-std::string http(uint16_t port, const std::string& method, const std::string& path) {
-  TestClient c(port);
-  c.send_all(method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  return c.recv_until_eof(15000);
-}
-
 std::string reload(uint16_t admin) {
-  return http(admin, "POST", "/reload");
+  return http(admin, "POST", "/reload", kBearer);
 }
 
 // The value of one sample on /metrics ("name{labels}"), or -1.
@@ -64,6 +58,7 @@ fs::path write_config(const ModuleDir& dir, const std::string& listeners,
   fs::path conf = dir.path / "host.conf";
   std::ofstream f(conf);
   f << "loops = 2\nadmin = 127.0.0.1:0\nmodule-dir = " << dir.path.string() << "\n"
+    << "admin-token-file = " << write_token(dir.path).string() << "\n"
     << extra << listeners;
   return conf;
 }
@@ -94,7 +89,7 @@ void check_clean_exit(HostProcess& host) {
 
 TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing") {
   ModuleDir dir({"line", "echo"});
-  write_config(dir, kMainListener, "drain-timeout = 10000\n");
+  write_config(dir, kMainListener);
   HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
   REQUIRE_MESSAGE(host.listening(), host.log());
   uint16_t port = host.port(0), admin = host.port(1);
@@ -111,8 +106,7 @@ TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing")
     // echo again; odd ones reload by POST /reload, even ones by SIGHUP.
     install(dir, g % 2 ? "echo_v2" : "echo", "echo");
     write_config(dir, kMainListener,
-                 "drain-timeout = 10000\n" +
-                     (g % 2 ? "[module.echo]\nprefix = g" + std::to_string(g) + ":\n" : ""));
+                 g % 2 ? "[module.echo]\nprefix = g" + std::to_string(g) + ":\n" : "");
     fleet.begun = g;
     std::string done = "reload: generation " + std::to_string(g + 1) + " serving";
     if (g % 2) {
@@ -214,7 +208,7 @@ TEST_CASE("reload: a broken module is refused and the running generation keeps s
 
 TEST_CASE("reload: the drain deadline closes a connection that never finishes") {
   ModuleDir dir({"line", "echo"});
-  write_config(dir, kMainListener, "drain-timeout = 2000\n");
+  write_config(dir, kMainListener, "reload-drain-timeout = 2000\n");
   HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
   REQUIRE_MESSAGE(host.listening(), host.log());
   uint16_t port = host.port(0), admin = host.port(1);
@@ -240,7 +234,7 @@ TEST_CASE("reload: the drain deadline closes a connection that never finishes") 
 
 TEST_CASE("reload: listeners added to the config open, removed ones close") {
   ModuleDir dir({"line", "raw", "echo"});
-  write_config(dir, kMainListener, "drain-timeout = 3000\n");
+  write_config(dir, kMainListener, "reload-drain-timeout = 3000\n");
   HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
   REQUIRE_MESSAGE(host.listening(), host.log());
   uint16_t main_port = host.port(0), admin = host.port(1);
@@ -248,7 +242,7 @@ TEST_CASE("reload: listeners added to the config open, removed ones close") {
   REQUIRE(held.echo("a\n") == "a\n");
 
   const char* extra = "[listener.extra]\nlisten = 127.0.0.1:0\nprotocol = raw\nhandler = echo\n";
-  write_config(dir, std::string(kMainListener) + extra, "drain-timeout = 3000\n");
+  write_config(dir, std::string(kMainListener) + extra, "reload-drain-timeout = 3000\n");
   std::string r = reload(admin);
   REQUIRE_MESSAGE(contains(r, "200 OK"), r);
   CHECK(contains(r, "1 opened"));
@@ -259,7 +253,7 @@ TEST_CASE("reload: listeners added to the config open, removed ones close") {
   CHECK(e.echo("raw bytes") == "raw bytes");
 
   // Remove main: its socket closes, its open connection is served until the deadline.
-  write_config(dir, extra, "drain-timeout = 3000\n");
+  write_config(dir, extra, "reload-drain-timeout = 3000\n");
   r = reload(admin);
   REQUIRE_MESSAGE(contains(r, "200 OK"), r);
   CHECK(contains(r, "1 closed"));
@@ -272,7 +266,7 @@ TEST_CASE("reload: listeners added to the config open, removed ones close") {
         1);
   CHECK(e.echo("unaffected") == "unaffected");
   // Back again, on a new socket.
-  write_config(dir, std::string(kMainListener) + extra, "drain-timeout = 3000\n");
+  write_config(dir, std::string(kMainListener) + extra, "reload-drain-timeout = 3000\n");
   REQUIRE(contains(reload(admin), "200 OK"));
   TestClient again(last_listening_port(host.log()));
   CHECK(again.echo("c\n") == "c\n");

@@ -1,11 +1,13 @@
 // The websocket module end to end: the opening handshake (RFC 6455 4.2) and its
-// refusals, subprotocols, frames pipelined behind the request, the handshake timeout.
+// refusals, subprotocols, frames pipelined behind the request, the handshake timeout,
+// the max_headers limit on header lines.
 // After every refusal the connection must close and the host must still serve others.
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "test_client.h"
 #include "ws_test_util.h"
 
 using namespace gev::test;
@@ -25,6 +27,32 @@ std::string raw_head(std::string_view first_line, std::vector<std::string> lines
   std::string h = std::string(first_line) + "\r\n";
   for (const auto& l : lines) h += l + "\r\n";
   return h + "\r\n";
+}
+
+size_t header_lines(const Handshake& h) {
+  const std::string head = h.head();
+  size_t crlfs = 0;
+  for (size_t p = head.find("\r\n"); p != std::string::npos; p = head.find("\r\n", p + 2)) ++crlfs;
+  return crlfs - 2;  // not the request line's nor the blank line's
+}
+
+// The default handshake padded with X-Pad lines to `n` header lines in all.
+Handshake with_header_lines(size_t n) {
+  Handshake h;
+  for (size_t i = header_lines(h); i < n; ++i)
+    h.extra.emplace_back("X-Pad-" + std::to_string(i), "x");
+  REQUIRE(header_lines(h) == n);
+  return h;
+}
+
+// 431 for too many header lines, with Connection: close and a body, then EOF.
+void expect_too_many_headers(WsHost& host, const Handshake& h) {
+  auto c = host.client();
+  HttpResponse r = c->handshake(h);
+  CHECK(r.status_line == "HTTP/1.1 431 Request Header Fields Too Large");
+  CHECK(r.header("Connection") == std::string("close"));
+  CHECK_MESSAGE(r.body.find("header lines") != std::string::npos, "body '" << r.body << "'");
+  CHECK_MESSAGE(c->wait_tcp_closed(3000), "connection left open after " << r.status);
 }
 
 }  // namespace
@@ -230,4 +258,65 @@ TEST_CASE("ws hs.11 handshake_timeout_ms closes a connection without a complete 
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   open->expect_echo(kText, "still open");
   host.still_serves();
+}
+
+TEST_CASE("ws hs.13 more header lines than max_headers -> 431") {
+  SUBCASE("default 100") {
+    WsHost& host = WsHost::shared();
+    auto c = host.client();
+    HttpResponse r = c->handshake(with_header_lines(100));
+    REQUIRE(r.status == 101);
+    CHECK(r.status_line == "HTTP/1.1 101 Switching Protocols");
+    c->expect_echo(kText, "100 header lines");
+    expect_too_many_headers(host, with_header_lines(101));
+    expect_too_many_headers(host, with_header_lines(200));
+    // never finished: refused once the 101st line is complete, before the blank line
+    auto partial = host.client();
+    const std::string head = with_header_lines(101).head();
+    partial->send_raw(head.substr(0, head.size() - 2));
+    HttpResponse p = partial->raw_handshake("");
+    CHECK(p.status == 431);
+    CHECK(partial->wait_tcp_closed(3000));
+    host.still_serves();
+  }
+  SUBCASE("max_headers=5") {
+    WsHost host({"max_headers=5"});
+    host.open(with_header_lines(5))->expect_echo(kText, "5 header lines");
+    expect_too_many_headers(host, with_header_lines(6));
+    host.still_serves();
+  }
+  SUBCASE("the refusal is logged at debug level, like the other handshake refusals") {
+    ModuleDir dir{"websocket", "echo"};
+    HostProcess host(GEV_HOST_PATH,
+                     args(dir, "websocket", "echo",
+                          {"--module-opt", "websocket.max_headers=5", "--log-level", "debug"}));
+    REQUIRE_MESSAGE(host.listening(), host.log());
+    WsClient c(host.port());
+    REQUIRE(c.connected());
+    CHECK(c.handshake(with_header_lines(6)).status == 431);
+    CHECK(c.wait_tcp_closed(3000));
+    const std::string line = "handshake refused with 431: too many header lines";
+    CHECK_MESSAGE(wait_until([&] { return contains(host.log(), line); }, 3000), host.log());
+  }
+}
+
+TEST_CASE("ws hs.14 a bad max_headers refuses the module, naming the option") {
+  struct Bad {
+    const char* opt;
+    const char* named;
+  };
+  for (Bad bad : {Bad{"websocket.max_headers=0", "websocket.max_headers must be > 0"},
+                  Bad{"websocket.max_headers=many", "websocket.max_headers wants a non-negative"},
+                  Bad{"websocket.max_headers=-1", "websocket.max_headers wants a non-negative"}}) {
+    CAPTURE(bad.opt);
+    ModuleDir dir{"websocket", "echo"};
+    HostProcess host(GEV_HOST_PATH, args(dir, "websocket", "echo", {"--module-opt", bad.opt}));
+    CHECK_FALSE(host.listening());
+    CHECK(host.wait_exit() == 1);  // the listener needs the refused module
+    const std::string& log = host.log();
+    INFO(log);
+    CHECK(contains(log, bad.named));
+    CHECK(contains(log,
+                   "refused module " + (dir.path / "websocket.so").string() + ": create() failed"));
+  }
 }

@@ -91,6 +91,34 @@ TEST_CASE("websocket: handshake parser outcomes") {
   CHECK(parse_handshake(std::string(100, 'a'), cfg).status == 431);
 }
 
+TEST_CASE("websocket: max_headers counts header lines, not the request line") {
+  auto lines = [](int n) {
+    std::string extra;
+    for (int i = 0; i < n; ++i) extra += "X-H" + std::to_string(i) + ": v\r\n";
+    return extra;
+  };
+  HandshakeConfig cfg;
+  REQUIRE(cfg.max_headers == 100);
+  // request() sends 5 header lines of its own.
+  CHECK(parse_handshake(request(lines(95)), cfg).kind == Handshake::Kind::kUpgrade);
+  Handshake over = parse_handshake(request(lines(96)), cfg);
+  CHECK(over.kind == Handshake::Kind::kReject);
+  CHECK(over.status == 431);
+  CHECK(over.head_size == request(lines(96)).size());
+  cfg.max_headers = 5;
+  CHECK(parse_handshake(request(""), cfg).kind == Handshake::Kind::kUpgrade);
+  CHECK(parse_handshake(request(lines(1)), cfg).status == 431);
+  // Checked first: a head with too many lines is 431 even if it is otherwise a 400.
+  CHECK(parse_handshake("GET / HTTP/1.1\r\nno colon\r\n" + lines(5) + "\r\n", cfg).status == 431);
+  CHECK(parse_handshake("GET / HTTP/1.1\r\nno colon\r\n" + lines(4) + "\r\n", cfg).status == 400);
+  // An unfinished head is refused once the line over the limit is complete.
+  std::string head = request(lines(1));
+  std::string partial = head.substr(0, head.size() - 2);  // the blank line not yet sent
+  CHECK(parse_handshake(partial, cfg).status == 431);
+  CHECK(parse_handshake(partial.substr(0, partial.size() - 1), cfg).kind ==
+        Handshake::Kind::kNeedMore);
+}
+
 TEST_CASE("websocket: subprotocol chosen by the server's preference") {
   HandshakeConfig cfg;
   cfg.subprotocols = {"b", "a"};

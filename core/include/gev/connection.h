@@ -73,6 +73,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void start();  // registers with the loop, fires on_connect
   void close_now(CloseReason reason);
   void close_after_flush(CloseReason reason);
+  // A stop or drain reached this connection: the handler's on_stopping, then (unless it
+  // closes the connection itself) close_after_flush(reason).
+  void begin_stopping(CloseReason reason);
   Connection* next_in_loop = nullptr;  // EventLoop's intrusive list
   Connection* prev_in_loop = nullptr;
 

@@ -38,6 +38,9 @@ struct Options {
 
   std::chrono::milliseconds close_timeout{10000};  // close(): output drain allowance; 0: none
   std::chrono::milliseconds stop_timeout{5000};    // output drain allowance on stop()
+  // stop(): the stop hook runs at once, but listeners keep accepting this long before the
+  // graceful stop (a load balancer's health check sees the stop and moves away first).
+  std::chrono::milliseconds stop_delay{0};
   bool handle_signals = true;                      // run(): SIGINT/SIGTERM stop the server
 };
 

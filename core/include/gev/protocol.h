@@ -72,6 +72,11 @@ class Handler {
   virtual std::span<const uint8_t> on_message(Connection& c, const Frame& frame) = 0;
   // Fires exactly once for every on_connect, whatever closed the connection.
   virtual void on_close(Connection&) {}
+  // The server is stopping (or draining this connection): the last chance to say goodbye
+  // in the protocol's own words. Return false (the default) to have the connection
+  // closed once its output is flushed; true if it will close by itself (e.g. after a
+  // closing handshake with the peer), which the stop's deadline still bounds.
+  virtual bool on_stopping(Connection&) { return false; }
 };
 
 }  // namespace gev

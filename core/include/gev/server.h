@@ -124,6 +124,7 @@ class Server {
   void on_accept(ListenerEntry& entry, EventLoop& accepting, int fd, const SocketAddress& peer);
   EventLoop* choose_loop(ListenerEntry& entry);
   void begin_stop();
+  void close_and_drain();  // after options.stop_delay: close listeners, drain loops
   void drain(size_t loop_index, int64_t deadline_ns);
   void worker_done();
   void finish();
@@ -145,6 +146,8 @@ class Server {
   std::atomic<bool> started_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> stopping_{false};  // read by hand-off tasks on worker loops
+  bool closing_ = false;               // close_and_drain ran (acceptor loop)
+  std::atomic<bool> accepting_stopped_{false};  // stop_accepting() was called
   std::mutex done_mu_;
   std::condition_variable done_cv_;
   bool done_ = false;

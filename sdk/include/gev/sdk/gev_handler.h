@@ -23,7 +23,38 @@ typedef struct gev_handler_vtable {
   gev_status (*on_message)(void* module_state, gev_conn* c, const gev_frame* msg, gev_frame* reply);
   /* Optional. Exactly once for every on_connect, whatever closed the connection. */
   void (*on_close)(void* module_state, gev_conn* c);
+
+  /* ---- ABI 1.2 ---- */
+  /* Optional. The server is stopping, or a drain deadline reached this connection: a
+   * last message in the handler's own words (host->send). The connection then closes
+   * (see the protocol's conn_stopping); on_close follows as always. */
+  void (*on_stopping)(void* module_state, gev_conn* c);
+
+  /* Live migration. With GEV_HANDLER_ADOPTS in flags, a reload that replaces this
+   * instance by a newer one of the same name that sets it too (over the same protocol
+   * instance) moves every open connection to the new instance, each on its own loop
+   * between two messages, instead of leaving it on the old one until it closes:
+   *   1. once per reload, on the reload thread, before the switch: state_export in the
+   *      old instance, state_import in the new one (module-wide state; the old one is
+   *      still serving on its loops meanwhile, so guard what you export);
+   *   2. per connection, on its loop: conn_export in the old instance (after it
+   *      returns, the old instance forgets the connection: no on_close for it there),
+   *      then conn_import in the new one, which takes it over instead of on_connect.
+   * The host owns the exported bytes in between (they are valid during the import
+   * only). Timers the old instance started for the connection are cancelled; the
+   * connection's context pointer is reset to NULL before conn_import. The protocol's
+   * per-connection state stays as it is. A failing export or import closes only that
+   * connection (on_close then runs in the instance that holds it). Any of the four
+   * functions may be NULL: nothing to hand over. */
+  uint32_t flags; /* GEV_HANDLER_ADOPTS */
+  uint32_t reserved2;
+  gev_status (*conn_export)(void* module_state, gev_conn* c, gev_writer* out);
+  gev_status (*conn_import)(void* module_state, gev_conn* c, gev_bytes state);
+  gev_status (*state_export)(void* module_state, gev_writer* out);
+  gev_status (*state_import)(void* module_state, gev_bytes state);
 } gev_handler_vtable;
+
+#define GEV_HANDLER_ADOPTS 1u /* flags: may adopt connections of an older instance */
 
 GEV_EXTERN_C_END
 

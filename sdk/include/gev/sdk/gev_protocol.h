@@ -42,6 +42,14 @@ typedef struct gev_protocol_vtable {
    * handler's verdict, such as a WebSocket handshake the handler may refuse. */
   void (*after_message)(void* module_state, gev_conn* c, void* conn_state, const gev_frame* msg,
                         gev_frame* reply, gev_status handler_status);
+  /* ---- ABI 1.2 ---- */
+  /* Optional. The server is stopping (SIGTERM, a hand-off's or reload's drain deadline)
+   * and this connection is to end: say goodbye in the protocol's own words (WebSocket:
+   * a close frame 1001 Going Away). Runs after the handler's on_stopping. Return GEV_OK
+   * if the protocol closes the connection itself once the peer has answered (the
+   * host's stop deadline still bounds the wait); anything else and the host closes it
+   * once its output is flushed. */
+  gev_status (*conn_stopping)(void* module_state, gev_conn* c, void* conn_state);
 } gev_protocol_vtable;
 
 GEV_EXTERN_C_END

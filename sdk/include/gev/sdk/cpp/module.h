@@ -215,6 +215,9 @@ class Protocol {
   static constexpr bool kAfterMessage = false;
   virtual void after_message(Conn, void* /*conn_state*/, const gev_frame& /*msg*/,
                              gev_frame& /*reply*/, gev_status /*handler_status*/) {}
+  // ABI 1.2: the server is stopping; GEV_OK if the protocol closes the connection itself
+  // after its goodbye (see gev_protocol_vtable::conn_stopping).
+  virtual gev_status conn_stopping(Conn, void* /*conn_state*/) { return GEV_ERR_UNSUPPORTED; }
   virtual gev_status loop_init(gev_loop*) { return GEV_OK; }
   virtual void loop_fini(gev_loop*) {}
 };
@@ -228,6 +231,18 @@ class Handler {
   virtual void on_close(Conn) {}
   virtual gev_status loop_init(gev_loop*) { return GEV_OK; }
   virtual void loop_fini(gev_loop*) {}
+  // ABI 1.2: the server is stopping; a last message of the handler's own (Conn::send).
+  virtual void on_stopping(Conn) {}
+  // ABI 1.2, live migration (see gev_handler_vtable): a class that declares
+  // `static constexpr bool kAdopts = true;` takes over the open connections of an older
+  // instance of itself at a reload. conn_export writes what the new instance needs to
+  // know of a connection and forgets it; conn_import takes it over (instead of
+  // on_connect). state_export/state_import hand over module-wide state once per reload.
+  static constexpr bool kAdopts = false;
+  virtual gev_status conn_export(Conn, Writer&) { return GEV_OK; }
+  virtual gev_status conn_import(Conn, gev_bytes /*state*/) { return GEV_OK; }
+  virtual gev_status state_export(Writer&) { return GEV_OK; }
+  virtual gev_status state_import(gev_bytes /*state*/) { return GEV_OK; }
 };
 
 namespace detail {
@@ -289,6 +304,10 @@ struct Trampolines {
     GEV_SDK_GUARD(*Name, "after_message", Conn(c).abort(),
                   static_cast<T*>(state)->after_message(Conn(c), cs, *msg, *reply, st));
   }
+  static gev_status conn_stopping(void* state, gev_conn* c, void* cs) noexcept {
+    GEV_SDK_GUARD(*Name, "conn_stopping", return GEV_ERR_MODULE,
+                  return static_cast<T*>(state)->conn_stopping(Conn(c), cs));
+  }
   // Handler
   static gev_status on_connect(void* state, gev_conn* c) noexcept {
     GEV_SDK_GUARD(*Name, "on_connect", return GEV_ERR_MODULE,
@@ -302,6 +321,25 @@ struct Trampolines {
   static void on_close(void* state, gev_conn* c) noexcept {
     GEV_SDK_GUARD(*Name, "on_close", (void)0, static_cast<T*>(state)->on_close(Conn(c)));
   }
+  static void on_stopping(void* state, gev_conn* c) noexcept {
+    GEV_SDK_GUARD(*Name, "on_stopping", (void)0, static_cast<T*>(state)->on_stopping(Conn(c)));
+  }
+  static gev_status conn_export(void* state, gev_conn* c, gev_writer* w) noexcept {
+    GEV_SDK_GUARD(*Name, "conn_export", return GEV_ERR_MODULE, Writer writer(w);
+                  return static_cast<T*>(state)->conn_export(Conn(c), writer));
+  }
+  static gev_status conn_import(void* state, gev_conn* c, gev_bytes b) noexcept {
+    GEV_SDK_GUARD(*Name, "conn_import", return GEV_ERR_MODULE,
+                  return static_cast<T*>(state)->conn_import(Conn(c), b));
+  }
+  static gev_status state_export(void* state, gev_writer* w) noexcept {
+    GEV_SDK_GUARD(*Name, "state_export", return GEV_ERR_MODULE, Writer writer(w);
+                  return static_cast<T*>(state)->state_export(writer));
+  }
+  static gev_status state_import(void* state, gev_bytes b) noexcept {
+    GEV_SDK_GUARD(*Name, "state_import", return GEV_ERR_MODULE,
+                  return static_cast<T*>(state)->state_import(b));
+  }
 };
 
 template <class T, const char* const* Name>
@@ -313,14 +351,25 @@ struct ProtocolTable {
                                                 &Tr::conn_close,
                                                 &Tr::decode,
                                                 &Tr::encode,
-                                                T::kAfterMessage ? &Tr::after_message : nullptr};
+                                                T::kAfterMessage ? &Tr::after_message : nullptr,
+                                                &Tr::conn_stopping};
 };
 
 template <class T, const char* const* Name>
 struct HandlerTable {
   using Tr = Trampolines<T, Name>;
-  static constexpr gev_handler_vtable table = {sizeof(gev_handler_vtable), 0, &Tr::on_connect,
-                                               &Tr::on_message, &Tr::on_close};
+  static constexpr gev_handler_vtable table = {sizeof(gev_handler_vtable),
+                                               0,
+                                               &Tr::on_connect,
+                                               &Tr::on_message,
+                                               &Tr::on_close,
+                                               &Tr::on_stopping,
+                                               T::kAdopts ? GEV_HANDLER_ADOPTS : 0u,
+                                               0,
+                                               &Tr::conn_export,
+                                               &Tr::conn_import,
+                                               &Tr::state_export,
+                                               &Tr::state_import};
 };
 
 // Rejects hosts of another major version, or older than the minor the module needs
