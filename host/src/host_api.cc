@@ -179,7 +179,7 @@ gev_timer_id api_timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns, ui
                          task);
   }
   if (owner) {
-    if (ConnSlot* s = slot_of(*conn_of(owner))) s->timers.push_back(id);
+    if (ConnSlot* s = slot_of(*conn_of(owner))) s->timers.push_back({id, m});
   } else if (per_loop) {
     m->add_loop_timer(loop->index(), id);
     // Read by the loop's copy when it fires; set before (or, from another thread, at

@@ -20,13 +20,18 @@
 namespace gev::host {
 
 class Pipeline;
+class LoadedModule;
 
 // Host state per connection, kept in the connection's protocol_state slot.
 struct ConnSlot {
-  std::shared_ptr<Pipeline> pipeline;  // the generation serving it, for its whole life
+  std::shared_ptr<Pipeline> pipeline;  // the generation serving it (until it closes or migrates)
   void* protocol_state = nullptr;      // what the protocol's conn_open returned
   void* handler_context = nullptr;     // conn_get_context / conn_set_context
-  std::vector<gev_timer_id> timers;    // owned timers, cancelled at close
+  struct OwnedTimer {
+    gev_timer_id id;
+    const LoadedModule* by;  // the module that started it (a migration cancels the old handler's)
+  };
+  std::vector<OwnedTimer> timers;  // owned timers, cancelled at close
 };
 
 struct Metric {

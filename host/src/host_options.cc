@@ -135,6 +135,10 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
       "shutdown-delay", po::value(&o.shutdown_delay_ms)->default_value(o.shutdown_delay_ms),
       "on SIGTERM: ms during which /healthz answers 503 while listeners still accept (a "
       "load balancer moves away first), before the graceful stop")(
+      "admin-request-timeout",
+      po::value(&o.admin_request_timeout_ms)->default_value(o.admin_request_timeout_ms),
+      "ms an admin connection has to send a whole request head, after connecting or after "
+      "its last response (then 408, or a close if it sent nothing)")(
       "admin-token-file", po::value<std::string>(),
       "file (mode 0600) holding the token that POST /reload over a TCP admin needs as "
       "'Authorization: Bearer TOKEN'");
@@ -184,7 +188,8 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
   using Bound = std::pair<const char*, uint64_t>;
   for (auto [name, v] : {Bound{"--drain-timeout", o.drain_timeout_ms},
                          Bound{"--reload-drain-timeout", o.reload_drain_timeout_ms},
-                         Bound{"--shutdown-delay", o.shutdown_delay_ms}})
+                         Bound{"--shutdown-delay", o.shutdown_delay_ms},
+                         Bound{"--admin-request-timeout", o.admin_request_timeout_ms}})
     if (v > (uint64_t{1} << 40))
       return fail(std::string(name) + ": " + std::to_string(v) + " ms is out of range");
   if (vm.count("admin-token-file")) o.admin_token_file = vm["admin-token-file"].as<std::string>();

@@ -53,6 +53,7 @@ struct HostOptions {
   uint64_t reload_drain_timeout_ms = 0;  // after a reload: when old generations' connections close (0: never)
   uint64_t shutdown_delay_ms = 0;  // on SIGTERM: /healthz says 503 this long before listeners close
   std::filesystem::path admin_token_file;  // Bearer token for POST /reload over TCP
+  uint64_t admin_request_timeout_ms = 10000;  // an admin request head must arrive within this
 };
 
 // Parses argv (and --config). Returns 0 to go on; -1 after --help/--version (exit 0);

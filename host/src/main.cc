@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   if (int rc = gev::host::parse_host_options(argc, argv, o); rc != 0) return rc < 0 ? 0 : rc;
   gev::set_log_level(o.log_level);
   gev::host::AdminEndpoint::Settings admin_settings;
+  admin_settings.request_timeout = std::chrono::milliseconds(o.admin_request_timeout_ms);
   std::string admin_unix;  // --admin unix:PATH
   if (o.admin.rfind("unix:", 0) == 0) {
     admin_unix = o.admin.substr(5);

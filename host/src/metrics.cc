@@ -136,6 +136,12 @@ std::string render_metrics(const MetricsSource& src) {
   family(out, "gev_reloads_total", "counter", "In-process reloads, by result.");
   sample(out, "gev_reloads_total", label("result", "ok"), src.reloads_ok.load());
   sample(out, "gev_reloads_total", label("result", "error"), src.reloads_failed.load());
+  family(out, "gev_connections_migrated_total", "counter",
+         "Connections moved to a new module generation by a reload (live migration), by "
+         "result; a failed one was closed.");
+  sample(out, "gev_connections_migrated_total", label("result", "ok"), src.migrations_ok.load());
+  sample(out, "gev_connections_migrated_total", label("result", "failed"),
+         src.migrations_failed.load());
   if (src.lifecycle) {
     family(out, "gev_module_generations_live", "gauge",
            "Loaded instances of each module: more than one while connections, timers or tasks "

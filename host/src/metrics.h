@@ -26,6 +26,7 @@ struct MetricsSource {
   std::map<std::string, std::shared_ptr<LoadedModule>> modules;
   std::atomic<uint64_t> generation{1};
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
+  std::atomic<uint64_t> migrations_ok{0}, migrations_failed{0};  // connections moved by reloads
 
   // The server just added listener number listener_names.size().
   void add_listener(const std::string& name) {

@@ -4,9 +4,12 @@
 
 #include <gev/connection.h>
 #include <gev/log.h>
+#include <gev/write_batch.h>
 
 #include <cstddef>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include "host_api.h"
 
@@ -40,6 +43,112 @@ Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<Loade
   after_message_ = GEV_MEMBER(protocol_, after_message);
   conn_stopping_ = GEV_MEMBER(protocol_, conn_stopping);
   on_stopping_ = GEV_MEMBER(handler_, on_stopping);
+  handler_flags_ = GEV_MEMBER(handler_, flags);
+  conn_export_ = GEV_MEMBER(handler_, conn_export);
+  conn_import_ = GEV_MEMBER(handler_, conn_import);
+  state_export_ = GEV_MEMBER(handler_, state_export);
+  state_import_ = GEV_MEMBER(handler_, state_import);
+}
+
+namespace {
+std::string flatten(const WriteBatch& out) {
+  std::vector<iovec> iov(WriteBatch::kMaxPieces + 1);
+  int n = out.to_iovec(iov.data());
+  std::string bytes;
+  bytes.reserve(out.bytes());
+  for (int i = 0; i < n; ++i) bytes.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+  return bytes;
+}
+gev_bytes bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+}  // namespace
+
+bool Pipeline::can_migrate_to(const Pipeline& next) const {
+  return &next != this && next.protocol_module_ == protocol_module_ &&
+         next.handler_module_ != handler_module_ &&
+         next.handler_module_->name() == handler_module_->name() &&
+         (handler_flags_ & GEV_HANDLER_ADOPTS) && (next.handler_flags_ & GEV_HANDLER_ADOPTS);
+}
+
+bool Pipeline::hand_over_state(Pipeline& next, std::string* error) {
+  WriteBatch out;
+  out.reset();
+  if (state_export_) {
+    gev_status st;
+    {
+      ModuleScope scope(handler_module_.get(), false);
+      st = state_export_(handler_state_, reinterpret_cast<gev_writer*>(&out));
+    }
+    if (st != GEV_OK) {
+      *error = "state_export failed with status " + std::to_string(st);
+      if (std::string why = handler_module_->host().take_problem(); !why.empty())
+        *error += ": " + why;
+      return false;
+    }
+  }
+  if (!next.state_import_) return true;
+  std::string bytes = flatten(out);
+  gev_status st;
+  {
+    ModuleScope scope(next.handler_module_.get(), false);
+    st = next.state_import_(next.handler_state_, bytes_of(bytes));
+  }
+  if (st != GEV_OK) {
+    *error = "state_import failed with status " + std::to_string(st);
+    return false;
+  }
+  return true;
+}
+
+bool Pipeline::migrate(Connection& c, const std::shared_ptr<Pipeline>& next) {
+  ConnSlot* slot = slot_of(c);
+  if (!slot || slot->pipeline.get() != this || !c.connected()) return false;
+  std::shared_ptr<Pipeline> keep = shared_from_this();  // the slot lets go of us below
+  WriteBatch out;
+  out.reset();
+  if (conn_export_) {
+    gev_status st;
+    {
+      ModuleScope scope(handler_module_.get(), false);
+      st = conn_export_(handler_state_, handle_of(c), reinterpret_cast<gev_writer*>(&out));
+    }
+    if (st != GEV_OK) {
+      GEV_WARN("conn %llu: %s (generation %llu) failed to export it (status %d): closing it",
+               static_cast<unsigned long long>(c.id()), handler_module_->name().c_str(),
+               static_cast<unsigned long long>(handler_module_->generation), st);
+      c.close();  // stays with the old instance, whose on_close follows
+      return false;
+    }
+  }
+  std::string bytes = flatten(out);
+  // The old instance has forgotten it: nothing of its may run for it any more.
+  std::erase_if(slot->timers, [&](const ConnSlot::OwnedTimer& t) {
+    if (t.by != handler_module_.get()) return false;
+    c.loop().cancel(t.id);
+    return true;
+  });
+  handler_module_->host().conns.remove(c);
+  count_handler(-1);
+  slot->handler_context = nullptr;
+  slot->pipeline = next;
+  next->handler_module_->host().conns.add(c);
+  next->count_handler(+1);
+  if (next->conn_import_) {
+    gev_status st;
+    {
+      ModuleScope scope(next->handler_module_.get(), false);
+      st = next->conn_import_(next->handler_state_, handle_of(c), bytes_of(bytes));
+    }
+    if (st != GEV_OK) {
+      GEV_WARN("conn %llu: %s (generation %llu) failed to import it (status %d): closing it",
+               static_cast<unsigned long long>(c.id()), next->handler_module_->name().c_str(),
+               static_cast<unsigned long long>(next->handler_module_->generation), st);
+      c.close();  // the new instance holds it now: its on_close follows
+      return false;
+    }
+  }
+  return true;
 }
 
 bool Pipeline::on_stopping(Connection& c) {
@@ -128,6 +237,10 @@ void Pipeline::encode(Connection& c, const Frame& msg, WriteBatch& out) {
   }
 }
 
+void Pipeline::count_handler(int64_t delta) {
+  handler_module_->host().open_conns.fetch_add(delta, std::memory_order_relaxed);
+}
+
 void Pipeline::count(int64_t delta) {
   handler_module_->host().open_conns.fetch_add(delta, std::memory_order_relaxed);
   if (protocol_module_ != handler_module_)
@@ -143,7 +256,7 @@ void Pipeline::on_close(Connection& c) {
     handler_->on_close(handler_state_, handle_of(c));
   }
   if (slot) {
-    for (gev_timer_id id : slot->timers) c.loop().cancel(id);
+    for (const ConnSlot::OwnedTimer& t : slot->timers) c.loop().cancel(t.id);
     if (protocol_->conn_close) {
       ModuleScope scope(protocol_module_.get(), false);
       protocol_->conn_close(protocol_state_, handle_of(c), slot->protocol_state);

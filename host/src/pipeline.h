@@ -27,6 +27,18 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   // protocol closes the connection itself.
   bool on_stopping(Connection& c);
 
+  // Live migration (ABI 1.2). Whether connections of this pipeline may move to `next`:
+  // the same protocol instance, and handlers of one name that both declare
+  // GEV_HANDLER_ADOPTS.
+  bool can_migrate_to(const Pipeline& next) const;
+  // Module-wide state: state_export here, state_import in next (reload thread). False,
+  // with *error, if either failed: then nothing moves.
+  bool hand_over_state(Pipeline& next, std::string* error);
+  // Moves `c` (served by this pipeline, on its loop, between messages) to `next`:
+  // conn_export here, conn_import there. A failure closes only `c`, with a log line.
+  // False if it did not move.
+  bool migrate(Connection& c, const std::shared_ptr<Pipeline>& next);
+
   const std::shared_ptr<LoadedModule>& protocol_module() const { return protocol_module_; }
   const std::shared_ptr<LoadedModule>& handler_module() const { return handler_module_; }
   // The reload that took it out of service (its listener switched to another pipeline,
@@ -36,6 +48,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
 
  private:
   void count(int64_t delta);  // open connections, per module
+  void count_handler(int64_t delta);
 
   std::shared_ptr<LoadedModule> protocol_module_;
   std::shared_ptr<LoadedModule> handler_module_;
@@ -44,6 +57,11 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   decltype(gev_protocol_vtable::after_message) after_message_;  // null before ABI 1.1
   decltype(gev_protocol_vtable::conn_stopping) conn_stopping_;  // null before ABI 1.2
   decltype(gev_handler_vtable::on_stopping) on_stopping_;
+  uint32_t handler_flags_ = 0;
+  decltype(gev_handler_vtable::conn_export) conn_export_;
+  decltype(gev_handler_vtable::conn_import) conn_import_;
+  decltype(gev_handler_vtable::state_export) state_export_;
+  decltype(gev_handler_vtable::state_import) state_import_;
   void* protocol_state_;
   void* handler_state_;
 };

@@ -173,8 +173,9 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, Staged& out, std::str
       std::string all;
       for (const Candidate& c : candidates) all += (all.empty() ? "" : " and ") + c.file.string();
       refuse(candidates.front().file, name,
-             all + " all claim the name '" + name + "': none is loaded; remove the extra " +
-                 "files or choose one with [module." + name + "] file = ...");
+             all + (candidates.size() == 2 ? " both" : " all") + " claim the name '" + name +
+                 "': none is loaded; remove the extra files or choose one with [module." +
+                 name + "] file = ...");
       continue;
     } else {
       m = candidates.front().module;
@@ -320,6 +321,8 @@ Runtime::Result Runtime::reload() {
     return {false, "the server is stopping"};
   auto began = std::chrono::steady_clock::now();
   Result r = reload_locked();
+  if (r.ok && !pending_moves_.empty()) r.message += "; " + migrate(std::move(pending_moves_));
+  pending_moves_.clear();
   char took[32];
   std::snprintf(
       took, sizeof took, " (%.1f ms)",
@@ -363,8 +366,12 @@ Runtime::Result Runtime::reload_locked() {
     return {false, "config: " + error};
   if (next.module_dir.empty()) next.module_dir = options_.module_dir;
   if (next.loops != options_.loops || next.admin != options_.admin ||
-      next.handoff_socket != options_.handoff_socket)
-    GEV_WARN("reload: loops, admin and handoff-socket changes take effect on restart only");
+      next.handoff_socket != options_.handoff_socket ||
+      next.admin_token_file != options_.admin_token_file ||
+      next.shutdown_delay_ms != options_.shutdown_delay_ms)
+    GEV_WARN(
+        "reload: loops, admin, admin-token-file, shutdown-delay and handoff-socket changes "
+        "take effect on restart only");
   next.loops = options_.loops;
   next.admin = options_.admin;
   next.handoff_socket = options_.handoff_socket;
@@ -373,6 +380,27 @@ Runtime::Result Runtime::reload_locked() {
   Staged st;
   if (!stage(next, gen, st, &error)) return {false, error};
   if (!init_loops(st.fresh, &error)) return {false, error};
+
+  // Live migration: a switched listener whose old and new handler both adopt moves its
+  // open connections (after the commit, on their loops). Module-wide state goes first,
+  // here: if that fails, the connections stay with the old instance, as without it.
+  std::vector<Move> moves;
+  for (size_t i = 0; i < next.listeners.size(); ++i) {
+    auto cur = std::find_if(listeners_.begin(), listeners_.end(), [&](const Listener& x) {
+      return x.config.name == next.listeners[i].name && same_socket(x.config, next.listeners[i]);
+    });
+    if (cur == listeners_.end()) continue;
+    std::shared_ptr<Pipeline> old = cur->sw->current();
+    if (!old || !old->can_migrate_to(*st.pipelines[i])) continue;
+    std::string why;
+    if (!old->hand_over_state(*st.pipelines[i], &why)) {
+      GEV_WARN("reload: listener %s: %s: its connections stay with generation %llu",
+               cur->config.name.c_str(), why.c_str(),
+               static_cast<unsigned long long>(old->handler_module()->generation));
+      continue;
+    }
+    moves.emplace_back(std::move(old), st.pipelines[i]);
+  }
 
   // Bind the listeners that are new, or whose socket settings changed, without
   // accepting yet. One on an address a listener on its way out serves shares that
@@ -487,6 +515,7 @@ Runtime::Result Runtime::reload_locked() {
   set_log_level(options_.log_level);
   metrics_.generation = gen;
 
+  pending_moves_ = std::move(moves);  // moved by reload() once the commit is over
   // Connections on a pipeline this reload retired get the drain timeout (each reload's
   // deadline covers its own retirees).
   if (retired_any && options_.reload_drain_timeout_ms != 0) {
@@ -517,6 +546,59 @@ Runtime::Result Runtime::reload_locked() {
                     " switched, " + std::to_string(opened.size()) + " opened, " +
                     std::to_string(closed) + " closed";
   return {true, msg};
+}
+
+std::string Runtime::migrate(std::vector<Move> moves) {
+  // One task per loop; the reload waits for all of them (a loop that exited drops its
+  // task, and the token still counts it), so once a reload has answered, every
+  // connection that could move has.
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+    size_t moved = 0, failed = 0;
+  };
+  struct Token {
+    std::shared_ptr<Wait> wait;
+    size_t moved = 0, failed = 0;
+    ~Token() {
+      std::lock_guard lock(wait->mu);
+      wait->moved += moved;
+      wait->failed += failed;
+      --wait->left;
+      wait->cv.notify_all();
+    }
+  };
+  auto wait = std::make_shared<Wait>();
+  wait->left = lifecycle_.loops().size();
+  auto shared = std::make_shared<std::vector<Move>>(std::move(moves));
+  for (EventLoop* loop : lifecycle_.loops()) {
+    auto token = std::make_shared<Token>();
+    token->wait = wait;
+    loop->run_in_loop([loop, shared, token] {
+      std::vector<std::shared_ptr<Connection>> conns;
+      loop->for_each_connection([&](Connection& c) { conns.push_back(c.shared_from_this()); });
+      for (const auto& conn : conns) {
+        ConnSlot* slot = slot_of(*conn);
+        if (!slot) continue;
+        for (const auto& [from, to] : *shared) {
+          if (slot->pipeline != from) continue;
+          (from->migrate(*conn, to) ? token->moved : token->failed)++;
+          break;
+        }
+      }
+    });
+  }
+  auto deadline = std::chrono::steady_clock::now() + kInitTimeout;
+  std::unique_lock lock(wait->mu);
+  while (wait->left != 0 && std::chrono::steady_clock::now() < deadline && !is_stopping())
+    wait->cv.wait_for(lock, std::chrono::milliseconds(50));
+  metrics_.migrations_ok += wait->moved;
+  metrics_.migrations_failed += wait->failed;
+  std::string out = std::to_string(wait->moved) + " connections moved to the new generation";
+  if (wait->failed) out += ", " + std::to_string(wait->failed) + " failed to move (closed)";
+  if (wait->left != 0) out += " (" + std::to_string(wait->left) + " loops still moving)";
+  return out;
 }
 
 void Runtime::release() {

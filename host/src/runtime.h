@@ -100,6 +100,10 @@ class Runtime {
   bool init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh, std::string* error);
   Switch& new_switch(std::shared_ptr<Pipeline> p);
   Result reload_locked();
+  // Live migration: the connections of each `from` pipeline move to its `to`, on their
+  // loops; waits until every loop has done it. Returns what moved, for the message.
+  using Move = std::pair<std::shared_ptr<Pipeline>, std::shared_ptr<Pipeline>>;
+  std::string migrate(std::vector<Move> moves);
 
   std::vector<std::string> args_;
   HostOptions options_;
@@ -114,6 +118,7 @@ class Runtime {
   std::vector<Listener> listeners_;
   std::deque<Switch> switches_;  // every one ever made: the server refers to them
   std::vector<std::shared_ptr<Pipeline>> initial_;  // load() to listen()
+  std::vector<Move> pending_moves_;                 // reload_locked() to migrate()
 
   mutable std::mutex serving_mu_;  // listeners_ as read by serving()
   // stopping_, and what must not interleave with its change: a reload's commit and its

@@ -8,6 +8,11 @@
 //
 // Only the upgrade on /ws joins; other paths get 404. A binary message closes with 1003
 // (the room is text). Fan-out without locks in the module: see room.h.
+//
+// A reload that replaces chat.so moves every member to the new instance (live
+// migration, kAdopts): conn_export takes the member out of the old room, conn_import puts
+// it in the new one, silently. A message the old instance relays at the instant of the
+// swap reaches the members it still holds.
 #include <gev/sdk/cpp/module.h>
 #include <gev/sdk/cpp/websocket.h>
 
@@ -22,6 +27,9 @@
 
 namespace {
 
+#ifndef CHAT_TAG
+#define CHAT_TAG ""  // a test build marks what it relays, to tell builds apart
+#endif
 constexpr const char* kName = "chat";
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 
@@ -51,11 +59,30 @@ class Chat : public gev::sdk::Handler {
         return open(c, msg, reply);
       case GEV_WS_TEXT:
         if (msg.data.len > max_len_) return close_with(reply, too_long_);
-        if (msg.data.len > 0) room_.broadcast(std::string(gev::sdk::view(msg.data)));
+        if (msg.data.len > 0) room_.broadcast(CHAT_TAG + std::string(gev::sdk::view(msg.data)));
         return GEV_OK;
       default:  // GEV_WS_BINARY: this room is text
         return close_with(reply, text_only_);
     }
+  }
+
+  static constexpr bool kAdopts = true;
+  // A member leaves this instance's room without a word...
+  gev_status conn_export(gev::sdk::Conn c, gev::sdk::Writer& w) override {
+    if (!c.context()) return GEV_OK;  // not a member (a page fetch, a handshake under way)
+    room_.leave(c);
+    online_.fetch_sub(1, std::memory_order_relaxed);
+    static constexpr uint8_t kMember[] = {'m'};
+    return w.append(std::span<const uint8_t>(kMember));
+  }
+  // ... and joins the new instance's.
+  gev_status conn_import(gev::sdk::Conn c, gev_bytes state) override {
+    if (state.len == 0) return GEV_OK;
+    chat::Loop* loop = room_.find(c.loop());
+    if (!loop) return GEV_ERR_MODULE;
+    room_.join(*loop, c);
+    online_.fetch_add(1, std::memory_order_relaxed);
+    return GEV_OK;
   }
 
   void on_close(gev::sdk::Conn c) override {

@@ -3,7 +3,8 @@
 // again, until told to stop. Generation g answers "x\n" with "x\n" (even g: echo) or
 // "g<g>:x\n" (odd g: the prefixing build). A connection must be answered by one
 // generation throughout; one made while no swap was under way must be answered by the
-// newest.
+// newest. With `migrate` (live migration), a connection moves to each new generation
+// instead: every line sent while no swap was under way must be answered by the newest.
 #pragma once
 
 #include <atomic>
@@ -24,6 +25,8 @@ struct Fleet {
   std::atomic<long> messages{0}, connections{0};
   std::atomic<long> exact{0};     // connections checked to be the newest generation's
   std::atomic<long> spanning{0};  // connections a swap began during, served throughout
+  bool migrate = false;           // connections move to each new generation
+  std::atomic<long> moved{0};     // lines checked to be the newest's on a connection older than it
   std::mutex mu;
   std::vector<std::string> errors;
   void error(std::string e) {
@@ -46,8 +49,9 @@ inline int expected_answer(int g) {
   return g % 2 ? g : -2;
 }
 
-// pace_ms between lines: a paced connection lives long enough to see swaps happen.
-inline void fleet_client(Fleet& f, uint16_t port, int id, int pace_ms = 0) {
+// pace_ms between lines: a paced connection lives long enough to see swaps happen; it
+// sends `lines` lines before it closes.
+inline void fleet_client(Fleet& f, uint16_t port, int id, int pace_ms = 0, int lines = 20) {
   for (int round = 0; !f.stop && round < 100000; ++round) {
     int begun = f.begun, newest = f.newest;  // before connecting
     TestClient c;
@@ -58,8 +62,9 @@ inline void fleet_client(Fleet& f, uint16_t port, int id, int pace_ms = 0) {
     f.connections++;
     int first = 0;
     bool whole = true;
-    for (int i = 0; i < 20; ++i) {
+    for (int i = 0; i < lines && !(f.stop && i); ++i) {
       if (pace_ms && i) std::this_thread::sleep_for(std::chrono::milliseconds(pace_ms));
+      int line_begun = f.begun, line_newest = f.newest;
       std::string line =
           "c" + std::to_string(id) + " r" + std::to_string(round) + " m" + std::to_string(i) + "\n";
       if (!c.send_all(line)) {
@@ -91,7 +96,19 @@ inline void fleet_client(Fleet& f, uint16_t port, int id, int pace_ms = 0) {
                     std::to_string(newest) + " was served by an older generation");
         }
       }
-      if (g != first) {
+      if (f.migrate) {
+        // Sent and answered while no swap was under way: the newest build answered.
+        if (line_begun == line_newest && f.begun == line_begun) {
+          if (g != expected_answer(line_newest)) {
+            f.error("client " + std::to_string(id) + ": line " + std::to_string(i) +
+                    " sent after swap " + std::to_string(line_newest) +
+                    " was answered by an older generation ('" + reply + "')");
+            whole = false;
+            break;
+          }
+          if (line_newest != newest) f.moved++;
+        }
+      } else if (g != first) {
         f.error("client " + std::to_string(id) + ": one connection answered by two generations");
         whole = false;
         break;

@@ -56,7 +56,7 @@ TEST_CASE("hand-off: five restarts under load lose, refuse and reset nothing") {
   std::vector<std::thread> clients;
   // Two clients as fast as they can, two pacing their lines so their connections span swaps.
   for (int i = 0; i < 4; ++i)
-    clients.emplace_back(fleet_client, std::ref(fleet), port, i, i < 2 ? 0 : 15);
+    clients.emplace_back([&fleet, port, i] { fleet_client(fleet, port, i, i < 2 ? 0 : 15); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (int g = 1; g <= 5; ++g) {
     fleet.begun = g;

@@ -10,82 +10,15 @@
 #include <thread>
 #include <vector>
 
-#include "admin_http.h"
 #include "fleet.h"
 #include "host_fixture.h"
 #include "host_process.h"
+#include "reload_util.h"
 #include "test_client.h"
 
 using namespace gev::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string reload(uint16_t admin) {
-  return http(admin, "POST", "/reload", kBearer);
-}
-
-// The value of one sample on /metrics ("name{labels}"), or -1.
-long metric(uint16_t admin, const std::string& sample) {
-  std::string body = http(admin, "GET", "/metrics");
-  size_t at = body.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stol(body.substr(at + sample.size() + 2));
-}
-
-size_t open_fds(pid_t pid) {
-  size_t n = 0;
-  std::error_code ec;
-  for ([[maybe_unused]] const auto& e :
-       fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec))
-    ++n;
-  return n;
-}
-
-// Puts a module build at dir/<as>.so the way an install does: a new file renamed over
-// the old one (the running host has its own copy of the old one).
-void install(const ModuleDir& dir, const std::string& build, const std::string& as) {
-  fs::path src = fs::path(GEV_MODULE_DIR) / (build + ".so");
-  if (!fs::exists(src)) src = fs::path(GEV_TEST_MODULE_DIR) / (build + ".so");
-  fs::path tmp = dir.path / (as + ".so.new");
-  fs::copy_file(src, tmp, fs::copy_options::overwrite_existing);
-  fs::rename(tmp, dir.path / (as + ".so"));
-}
-
-// A config with an admin endpoint, 2 loops and the given listener sections.
-fs::path write_config(const ModuleDir& dir, const std::string& listeners,
-                      const std::string& extra = "") {
-  fs::path conf = dir.path / "host.conf";
-  std::ofstream f(conf);
-  f << "loops = 2\nadmin = 127.0.0.1:0\nmodule-dir = " << dir.path.string() << "\n"
-    << "admin-token-file = " << write_token(dir.path).string() << "\n"
-    << extra << listeners;
-  return conf;
-}
-
-const char* kMainListener =
-    "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = echo\n";
-
-// The port of the last "listening on" line in the log.
-uint16_t last_listening_port(const std::string& log) {
-  size_t at = log.rfind("listening on 127.0.0.1:");
-  if (at == std::string::npos) return 0;
-  return static_cast<uint16_t>(std::stoi(log.substr(at + 23)));
-}
-
-// Stops the host: a graceful stop exits 0, and in sanitizer builds a memory error or leak
-// (an unload done too early, a generation never freed) shows in the status and log.
-void check_clean_exit(HostProcess& host) {
-  host.terminate();
-  const std::string& log = host.log();
-  std::string tail = log.size() > 4000 ? log.substr(log.size() - 4000) : log;
-  CHECK_MESSAGE(host.wait_exit(10000) == 0, "exit status " << host.wait_exit(0) << ":\n" << tail);
-  CHECK_MESSAGE(!contains(log, "Sanitizer"), tail);
-  CHECK_MESSAGE(!contains(log, "runtime error"), tail);
-  CHECK_MESSAGE(!contains(log, "still referenced at exit"), tail);
-}
-
-}  // namespace
 
 TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing") {
   ModuleDir dir({"line", "echo"});
@@ -99,7 +32,7 @@ TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing")
   std::vector<std::thread> clients;
   // Two clients as fast as they can, two pacing their lines so their connections span swaps.
   for (int i = 0; i < 4; ++i)
-    clients.emplace_back(fleet_client, std::ref(fleet), port, i, i < 2 ? 0 : 15);
+    clients.emplace_back([&fleet, port, i] { fleet_client(fleet, port, i, i < 2 ? 0 : 15); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   for (int g = 1; g <= 10; ++g) {
     // Odd swaps install the prefixing build (its prefix from the config file), even ones
@@ -176,12 +109,15 @@ TEST_CASE("reload: a broken module is refused and the running generation keeps s
   TestClient during(port);
   CHECK(during.echo("three\n") == "three\n");
 
-  // A module whose create() fails.
+  // The listener's module's create() fails: the module's own reason comes back.
   install(dir, "echo", "echo");
   install(dir, "create_fails", "create_fails");
+  write_config(dir,
+               "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = create_fails\n");
   r = reload(admin);
   CHECK_MESSAGE(contains(r, "500 Internal Server Error"), r);
   CHECK(contains(r, "create() failed"));
+  CHECK(contains(r, "option 'required' is missing"));
   // A config naming a handler that does not exist.
   fs::remove(dir.path / "create_fails.so");
   write_config(dir, "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\nhandler = nope\n");

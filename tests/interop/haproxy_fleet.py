@@ -48,7 +48,7 @@ FLEET_CLIENTS = 4               # two as fast as they can, two pacing their line
 LINES_PER_CONNECTION = 20
 PACED_LINE_GAP = 0.01           # s between lines for the paced clients (~0.2 s connections)
 FLEET_MAX_SECONDS = 40          # the fleet stops by itself after this ...
-FLEET_MAX_CONNECTIONS = 20000   # ... or after this many connections per client
+FLEET_MAX_CONNECTIONS = 200000  # ... or this many connections per client (a backstop)
 IO_TIMEOUT = 10                 # s for a connect or a reply; CI machines are loaded
 START_TIMEOUT = 30              # s for a gev-host to serve, HAProxy to see a server UP
 EXIT_TIMEOUT = 30               # s for a gev-host to exit once it should
@@ -66,6 +66,12 @@ def free_ports(n):
     finally:
         for s in socks:
             s.close()
+
+
+def stamp():
+    """Wall-clock UTC time to the millisecond, as gev-host's log lines start."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (now % 1 * 1000)
 
 
 def wait_for(cond, timeout, what, interval=0.02):
@@ -97,11 +103,15 @@ class Children:
             p.kill()
 
     def dump_logs(self, lines=150):
+        """Each process's state and log; called before kill_all, so that "running" and an
+        exit status are as they were when the check failed."""
         for p in self.procs:
             text = p.log().splitlines()
-            sys.stderr.write("--- %s (%s), exit %s, last %d of %d log lines ---\n%s\n" %
-                             (p.name, " ".join(p.cmd), p.proc.poll(), min(lines, len(text)),
-                              len(text), "\n".join(text[-lines:])))
+            rc = p.proc.poll()
+            sys.stderr.write("--- %s (%s), %s, last %d of %d log lines ---\n%s\n" %
+                             (p.name, " ".join(p.cmd), "running" if rc is None else
+                              "exit status %s" % rc, min(lines, len(text)), len(text),
+                              "\n".join(text[-lines:])))
         sys.stderr.write("--- end of logs ---\n")
 
 
@@ -415,8 +425,8 @@ class Fleet:
         with self.lock:
             self.error_count += 1
             if len(self.errors) < 50:
-                self.errors.append("at %.2f s (%s): %s" % (time.monotonic() - self.t0,
-                                                           self.phase, what))
+                self.errors.append("at %s (+%.2f s, %s): %s" % (
+                    stamp(), time.monotonic() - self.t0, self.phase, what))
         return False
 
     def client(self, index):
@@ -688,7 +698,7 @@ def main():
     try:
         scenario(gev_host, module_dir, workdir, children)
     except BaseException:
-        children.kill_all()
+        sys.stderr.write("failed at %s\n" % stamp())
         children.dump_logs()
         raise
     finally:

@@ -12,6 +12,9 @@ class PrefixEcho : public gev::sdk::Handler {
     cfg.allow_only({"prefix"});
     prefix_ = cfg.get("prefix", "v2:");
   }
+#ifdef PREFIX_ECHO_ADOPTS  // echo_v2m: takes over echo's connections at a reload
+  static constexpr bool kAdopts = true;
+#endif
   gev_status on_message(gev::sdk::Conn c, const gev_frame& msg, gev_frame&) override {
     std::string reply = prefix_;
     reply += gev::sdk::view(msg.data);

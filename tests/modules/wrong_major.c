@@ -15,7 +15,7 @@ static gev_status on_message(void* s, gev_conn* c, const gev_frame* m, gev_frame
   r->data = m->data;
   return GEV_OK;
 }
-static const gev_handler_vtable handler = {sizeof(gev_handler_vtable), 0, 0, on_message, 0};
+static const gev_handler_vtable handler = {.size = sizeof(gev_handler_vtable), .on_message = on_message};
 static const gev_module_descriptor descriptor = {
     sizeof(gev_module_descriptor), 99, 0, GEV_MODULE_HANDLER, "wrong_major", "1", create, destroy,
     0, 0, 0, &handler};
