@@ -27,6 +27,7 @@ TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing")
   REQUIRE_MESSAGE(host.listening(), host.log());
   uint16_t port = host.port(0), admin = host.port(1);
   size_t baseline = open_fds(host.pid());
+  std::string baseline_fds = fd_list(host.pid());
 
   Fleet fleet;
   std::vector<std::thread> clients;
@@ -78,8 +79,8 @@ TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing")
         0);
   CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"drain_timeout\"}") ==
         0);
-  CHECK(wait_until([&] { return open_fds(host.pid()) == baseline; }, 5000));
-  CHECK(open_fds(host.pid()) == baseline);
+  CHECK_MESSAGE(wait_until([&] { return open_fds(host.pid()) == baseline; }, 10000),
+                "at start:\n" << baseline_fds << "now:\n" << fd_list(host.pid()));
   MESSAGE("reload: 10 swaps, " << fleet.connections.load() << " connections (" << fleet.exact.load()
                                << " checked to be the newest generation's, "
                                << fleet.spanning.load() << " spanning a swap), "

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -19,6 +20,7 @@
 #include "test_client.h"
 
 using namespace gev::test;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -164,5 +166,37 @@ TEST_CASE("signals: SIGHUP reloads, with RELOADING=1 then READY=1 to the service
   CHECK(notify.next().rfind("RELOADING=1", 0) == 0);
   std::string failed = notify.next();
   CHECK_MESSAGE(failed.rfind("READY=1\nSTATUS=reload failed: refused module", 0) == 0, failed);
+  CHECK(contains(failed, "not a loadable shared object"));
   CHECK(after.echo("still served") == "still served");
+  // A module that refuses its options: its own reason, as in the log and /reload's reply.
+  fs::copy_file(fs::path(GEV_MODULE_DIR) / "echo.so", dir.path / "echo.so",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(fs::path(GEV_TEST_MODULE_DIR) / "prefix_echo.so", dir.path / "prefix_echo.so");
+  REQUIRE(::kill(host.pid(), SIGHUP) == 0);  // prefix_echo is unused: this one succeeds
+  CHECK(notify.next().rfind("RELOADING=1", 0) == 0);
+  CHECK(notify.next() == "READY=1");
+}
+
+TEST_CASE("signals: a failed reload's STATUS carries the module's own reason") {
+  ModuleDir dir({"line", "prefix_echo"});
+  fs::path conf = dir.path / "host.conf";
+  auto write = [&](const char* option) {
+    std::ofstream(conf) << "[listener.main]\nlisten = 127.0.0.1:0\nprotocol = line\n"
+                           "handler = prefix_echo\n[module.prefix_echo]\n"
+                        << option << " = v:\n";
+  };
+  write("prefix");
+  Notifier notify;
+  Inherit inherit{{}, {notify.env()}, false};
+  HostProcess host(GEV_HOST_PATH,
+                   {"--admin", "off", "--config", conf.string(), "--module-dir", dir.path.string()},
+                   10000, 1, inherit);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  CHECK(notify.next().rfind("READY=1", 0) == 0);
+  write("prefx");
+  REQUIRE(::kill(host.pid(), SIGHUP) == 0);
+  CHECK(notify.next().rfind("RELOADING=1", 0) == 0);
+  std::string failed = notify.next();
+  CHECK_MESSAGE(contains(failed, "unknown option prefix_echo.prefx (known: prefix)"), failed);
+  CHECK(contains(host.log(), "unknown option prefix_echo.prefx (known: prefix); listener 'main'"));
 }

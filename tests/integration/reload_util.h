@@ -28,6 +28,17 @@ inline long metric(uint16_t admin, const std::string& sample) {
   return std::stol(body.substr(at + sample.size() + 2));
 }
 
+// Each open descriptor of `pid` and what it is ("7 -> socket:[1234]"), for a message.
+inline std::string fd_list(pid_t pid) {
+  std::string out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code lec;
+    out += e.path().filename().string() + " -> " + fs::read_symlink(e.path(), lec).string() + "\n";
+  }
+  return out;
+}
+
 inline size_t open_fds(pid_t pid) {
   size_t n = 0;
   std::error_code ec;
