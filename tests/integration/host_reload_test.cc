@@ -79,7 +79,7 @@ TEST_CASE("reload: ten handler swaps under load lose, refuse and reset nothing")
         0);
   CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"drain_timeout\"}") ==
         0);
-  CHECK_MESSAGE(wait_until([&] { return open_fds(host.pid()) == baseline; }, 10000),
+  CHECK_MESSAGE(wait_until([&] { return open_fds(host.pid()) == baseline; }, 5000),
                 "at start:\n" << baseline_fds << "now:\n" << fd_list(host.pid()));
   MESSAGE("reload: 10 swaps, " << fleet.connections.load() << " connections (" << fleet.exact.load()
                                << " checked to be the newest generation's, "
