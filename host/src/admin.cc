@@ -137,6 +137,7 @@ struct AdminEndpoint::Peer {
   std::atomic<bool> busy{false};      // a reload's answer is pending: never evicted
   std::atomic<uint64_t> round{0};     // responses sent: a timer armed before one is stale
   std::atomic<int64_t> idle_since{0};
+  bool reserve = false;  // over the limit with every slot busy: health checks only
 };
 
 DecodeResult AdminEndpoint::decode(Connection&, std::span<const uint8_t> in) {
@@ -162,15 +163,18 @@ void AdminEndpoint::on_connect(Connection& c) {
   bool full = false;
   {
     std::lock_guard lock(mu_);
-    if (peers_.size() >= settings_.max_connections) {
+    if (peers_.size() - reserved_ >= settings_.max_connections) {
       auto oldest = peers_.end();
       for (auto it = peers_.begin(); it != peers_.end(); ++it)
-        if (!it->second->busy &&
+        if (!it->second->busy && !it->second->reserve &&
             (oldest == peers_.end() || it->second->idle_since < oldest->second->idle_since))
           oldest = it;
       if (oldest != peers_.end()) {
         victim = oldest->second->conn.lock();
         peers_.erase(oldest);
+      } else if (reserved_ < kReservedSlots) {
+        peer->reserve = true;  // every slot has a request in progress: health checks only
+        ++reserved_;
       } else {
         full = true;
       }
@@ -200,7 +204,9 @@ void AdminEndpoint::on_close(Connection& c) {
   if (!peer) return;
   std::lock_guard lock(mu_);
   auto it = peers_.find(c.id());
-  if (it != peers_.end() && it->second == *peer) peers_.erase(it);
+  if (it == peers_.end() || it->second != *peer) return;  // evicted: already gone
+  if ((*peer)->reserve) --reserved_;
+  peers_.erase(it);
 }
 
 void AdminEndpoint::arm_timeout(Connection& c, const std::shared_ptr<Peer>& peer) {
@@ -273,7 +279,14 @@ std::span<const uint8_t> AdminEndpoint::on_message(Connection& c, const Frame& r
     path = path.substr(0, path.find('?'));
     bool is_head = method == "HEAD";
     Health h = health();
-    if (path == "/reload" && reload_) {
+    if (peer->reserve) close = true;  // one request on a reserved slot
+    if (peer->reserve && path != "/healthz" && path != "/readyz") {
+      refused_++;
+      reply = text(503, "Service Unavailable",
+                   "every admin slot has a request in progress; only /healthz and /readyz "
+                   "are answered now\n",
+                   true);
+    } else if (path == "/reload" && reload_) {
       std::optional<std::string_view> auth = header(head, "authorization");
       if (method != "POST") {
         reply = text(405, "Method Not Allowed", "POST /reload\n", close, false, "Allow: POST\r\n");

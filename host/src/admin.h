@@ -5,8 +5,10 @@
 // It cannot be jammed by idle peers: each connection must complete a request head within
 // request_timeout after it connects or after its last response (else 408, or a silent
 // close when it sent nothing); at max_connections a newcomer takes the slot of the
-// connection that has been idle longest (a health check always gets through), and gets
-// 503 only if every slot has a request in progress. A head over 8 KiB gets 431.
+// connection that has been idle longest; if every slot has a request in progress (a
+// reload each), it gets one of 16 reserved slots where /healthz and /readyz are answered
+// and anything else gets 503 (so a health check always gets through). A head over 8 KiB
+// gets 431.
 //
 // It cannot be driven by a web page or another local user: POST /reload over TCP needs
 // `Authorization: Bearer TOKEN` (--admin-token-file; without one it is refused with 403);
@@ -73,6 +75,10 @@ class AdminEndpoint final : public gev::Protocol, public gev::Handler {
   std::atomic<Health> health_{Health::kStarting};
   mutable std::mutex mu_;  // connections arrive on every loop
   std::unordered_map<uint64_t, std::shared_ptr<Peer>> peers_;
+  // Over max_connections with no idle slot to take: up to this many more connections
+  // for health checks (anything else gets 503); beyond them, 503 at once.
+  static constexpr size_t kReservedSlots = 16;
+  size_t reserved_ = 0;  // peers_ that hold a reserved slot
   std::atomic<uint64_t> evicted_{0}, refused_{0}, timed_out_{0}, forbidden_{0};
 };
 

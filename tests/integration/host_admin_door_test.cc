@@ -234,3 +234,43 @@ TEST_CASE("admin: a host handing over says 'draining' on /healthz to whoever sti
   CHECK(old.wait_exit(15000) == 0);
   CHECK(contains(http(admin, "GET", "/healthz"), "\r\n\r\nok\n"));  // the successor's
 }
+
+TEST_CASE("admin: with every slot busy, a health check still gets through; the rest get 503") {
+  ModuleDir dir{"raw", "echo", "slow_create"};
+  fs::path conf = dir.path / "host.conf";
+  fs::path token = write_token(dir.path);
+  auto write = [&](int sleep_ms) {
+    std::ofstream(conf) << "loops = 2\nadmin = 127.0.0.1:0\nmodule-dir = " << dir.path.string()
+                        << "\nadmin-token-file = " << token.string()
+                        << "\n[module.slow_create]\nsleep_ms = " << sleep_ms
+                        << "\n[listener.main]\nlisten = 127.0.0.1:0\nprotocol = raw\n"
+                           "handler = echo\n";
+  };
+  write(0);
+  HostProcess host(GEV_HOST_PATH, {"--config", conf.string()}, 10000, 2);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  uint16_t admin = host.port(1);
+  // The next reload creates slow_create anew, which takes 8 s on the reload thread: 64
+  // POST /reload requests wait for it, one per admin slot.
+  write(8000);
+  std::string post = "POST /reload HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(admin) +
+                     "\r\nConnection: close\r\n" + kBearer + "\r\n";
+  std::vector<std::unique_ptr<TestClient>> busy;
+  for (int i = 0; i < 64; ++i) {
+    busy.push_back(std::make_unique<TestClient>(admin));
+    REQUIRE(busy.back()->send_all(post));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // all 64 read (well within 8 s)
+  std::string health = http(admin, "GET", "/healthz", "", 5000);
+  CHECK_MESSAGE(health.rfind("HTTP/1.1 200 OK\r\n", 0) == 0, health);
+  std::string other = http(admin, "GET", "/metrics", "", 5000);
+  CHECK_MESSAGE(other.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0) == 0, other);
+  CHECK(contains(other, "only /healthz and /readyz are answered now"));
+  // Every one of the 64 gets its answer once the reload is done.
+  int ok = 0;
+  for (auto& c : busy) ok += contains(c->recv_until_eof(30000), "200 OK");
+  CHECK(ok == 64);
+  CHECK(metric(admin, "gev_admin_refused_total") == 1);
+  CHECK(metric(admin, "gev_admin_evicted_total") == 0);
+  check_clean_exit(host);
+}

@@ -350,6 +350,24 @@ std::string WsClient::close_with(const std::vector<uint16_t>& codes, int timeout
   return f->payload;
 }
 
+std::string WsClient::answer_close(uint16_t code, int timeout_ms) {
+  auto f = read_frame(timeout_ms);
+  REQUIRE_MESSAGE(f, "expected a close frame with " << code << ", got " << nothing_because());
+  REQUIRE_MESSAGE(f->opcode == kClose, "expected a close frame, got opcode " << int(f->opcode));
+  REQUIRE_MESSAGE(f->payload.size() >= 2, "close without a code, expected " << code);
+  const auto got = static_cast<uint16_t>(static_cast<uint8_t>(f->payload[0]) << 8 |
+                                         static_cast<uint8_t>(f->payload[1]));
+  CHECK_MESSAGE(got == code, "close code " << got << ", expected " << code);
+  Frame reply;
+  reply.opcode = kClose;
+  reply.payload = f->payload.substr(0, 2);  // echo the code (RFC 6455 5.5.1)
+  send(reply);
+  CHECK_MESSAGE(wait_tcp_closed(timeout_ms),
+                "server did not close TCP within " << timeout_ms << " ms of our answer");
+  close();
+  return f->payload;
+}
+
 bool WsClient::quiet(int quiet_ms) {
   if (in_.size() > in_pos_) return false;
   return !fill(quiet_ms) && !eof_;

@@ -118,6 +118,10 @@ class WsClient {
   std::string expect_close(std::optional<uint16_t> code, int timeout_ms = 5000);
   // The same, for a close with any one of `codes` (where the RFC leaves the choice open).
   std::string expect_close_of(std::initializer_list<uint16_t> codes, int timeout_ms = 5000);
+  // The server starts a closing handshake and waits for us: the next frame must be a
+  // close with `code`; we answer it, and then the server must close TCP within
+  // timeout_ms. Returns the close frame's payload.
+  std::string answer_close(uint16_t code, int timeout_ms = 5000);
   // True if nothing arrives for quiet_ms (and the connection stays open).
   bool quiet(int quiet_ms = 200);
   // True once the peer has closed TCP (EOF or reset) within timeout_ms; data that

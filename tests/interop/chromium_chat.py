@@ -217,7 +217,21 @@ async def exchange(cdp, port, deflate, label):
           (label, len(lines), ext), flush=True)
 
 
-async def drive(chromium, ports):
+async def stop_seen(cdp, host):
+    """SIGTERM the host under an open page: the browser sees close 1001, not 1006."""
+    await cdp.call("Page.navigate", url="http://127.0.0.1:%d/" % host.port)
+    await cdp.wait_for("document.title === 'gev chat' && document.body.dataset.state === 'open'",
+                       "stop: the page connected")
+    host.proc.send_signal(signal.SIGTERM)
+    await cdp.wait_for("document.getElementById('status').textContent.startsWith("
+                       "'disconnected (1001 server stopping)')",
+                       "stop: the page says 'disconnected (1001 server stopping)'")
+    rc = host.proc.wait(timeout=10)
+    check(rc == 0, "stop: gev-host exited with %s after SIGTERM" % rc)
+    print("ok   chromium chat: SIGTERM shows 'disconnected (1001 server stopping)'", flush=True)
+
+
+async def drive(chromium, ports, stopping):
     async with websockets.connect(chromium.page_ws_url(), max_size=None, compression=None,
                                   open_timeout=OP_TIMEOUT, ping_interval=None) as ws:
         cdp = Cdp(ws)
@@ -226,6 +240,7 @@ async def drive(chromium, ports):
         await cdp.call("Page.enable")
         for port, deflate, label in ports:
             await exchange(cdp, port, deflate, label)
+        await stop_seen(cdp, stopping)
         await cdp.call("Page.navigate", url="about:blank")
 
 
@@ -234,10 +249,19 @@ def main():
     chat = ["--protocol", "websocket", "--handler", "chat", "--loops", "2"]
     chromium = Chromium()
     try:
-        with GevHost(host, module_dir, chat) as on, \
-             GevHost(host, module_dir, chat + ["--module-opt", "websocket.deflate=0"]) as off:
-            asyncio.run(drive(chromium, [(on.port, True, "deflate on"),
-                                         (off.port, False, "server websocket.deflate=0")]))
+        stopping = GevHost(host, module_dir, chat)  # stopped by the test itself
+        try:
+            with GevHost(host, module_dir, chat) as on, \
+                 GevHost(host, module_dir, chat + ["--module-opt", "websocket.deflate=0"]) as off:
+                asyncio.run(drive(chromium, [(on.port, True, "deflate on"),
+                                             (off.port, False, "server websocket.deflate=0")],
+                                  stopping))
+        except Exception:
+            sys.stderr.write("--- stopped gev-host log ---\n%s\n" % stopping.log())
+            raise
+        finally:
+            stopping.stop()
+            stopping.log_file.close()
     except Exception:
         sys.stderr.write("--- chromium output (tail) ---\n%s\n" % chromium.output())
         raise
