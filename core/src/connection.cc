@@ -360,15 +360,31 @@ void Connection::resume_reading() {
 }
 
 void Connection::begin_stopping(CloseReason reason) {
-  if (state_ != State::kConnected) return;
-  if (service_.handler.on_stopping(*this)) return;
-  close_after_flush(reason);
+  if (state_ != State::kConnected || stopping_) return;
+  // However it then closes (its closing handshake, the peer, a deadline), it is counted
+  // as closed by the stop or drain.
+  stopping_ = true;
+  close_reason_ = reason;
+  bool closes_itself = false;
+  run_guarded([&] { closes_itself = service_.handler.on_stopping(*this); });
+  if (!closes_itself) close_after_flush(reason);
+}
+
+void Connection::run_guarded(const std::function<void()>& fn) {
+  // As a dispatch does: a close that fn causes (a failed write, close()) finishes, and
+  // on_close runs, only after fn has returned, so what fn's callers hold stays valid.
+  auto keep = shared_from_this();
+  bool was = dispatching_;
+  dispatching_ = true;
+  fn();
+  dispatching_ = was;
+  maybe_finish();
 }
 
 void Connection::close_after_flush(CloseReason reason) {
   if (state_ != State::kConnected) return;
   state_ = State::kClosing;
-  close_reason_ = reason;
+  if (!stopping_) close_reason_ = reason;
   update_interest();  // drops read interest
   // A peer that never reads must not hold the connection open forever. (If nothing
   // is pending, maybe_finish closes now or when the dispatch unwinds, and cancels this.)
@@ -389,7 +405,7 @@ void Connection::maybe_finish() {
 
 void Connection::close_now(CloseReason reason) {
   if (state_ == State::kClosed) return;
-  if (state_ == State::kConnected) close_reason_ = reason;
+  if (state_ == State::kConnected && !stopping_) close_reason_ = reason;
   state_ = State::kClosed;
   maybe_finish();
 }

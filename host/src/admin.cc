@@ -72,13 +72,42 @@ std::optional<std::string_view> header(std::string_view head, std::string_view n
   return std::nullopt;
 }
 
+// Whether the comma-separated header value `v` lists `token` (case-insensitive).
+bool lists(std::string_view v, std::string_view token) {
+  std::string lower = lowercase(v);
+  size_t start = 0;
+  while (start <= lower.size()) {
+    size_t end = lower.find(',', start);
+    std::string_view t = std::string_view(lower).substr(start, end == std::string::npos
+                                                                   ? std::string::npos
+                                                                   : end - start);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (t == token) return true;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return false;
+}
+
 bool header_says_close(std::string_view head) {
-  // Connection: close (case-insensitive name and value), or HTTP/1.0 without keep-alive.
-  std::string lower = lowercase(head);
-  if (lower.find("\r\nconnection: close") != std::string::npos) return true;
-  size_t eol = lower.find("\r\n");
-  return lower.substr(0, eol).ends_with("http/1.0") &&
-         lower.find("\r\nconnection: keep-alive") == std::string::npos;
+  // Connection: close, or HTTP/1.0 without Connection: keep-alive.
+  std::optional<std::string_view> conn = header(head, "connection");
+  if (conn && lists(*conn, "close")) return true;
+  std::string_view line = head.substr(0, head.find("\r\n"));
+  return line.ends_with("HTTP/1.0") && !(conn && lists(*conn, "keep-alive"));
+}
+
+size_t count_headers(std::string_view head, std::string_view name) {
+  size_t n = 0;
+  for (size_t at = head.find("\r\n"); at != std::string_view::npos && at + 2 < head.size();) {
+    size_t end = head.find("\r\n", at + 2);
+    std::string_view line = head.substr(at + 2, end == std::string_view::npos ? end : end - at - 2);
+    size_t colon = line.find(':');
+    if (colon == name.size() && lowercase(line.substr(0, colon)) == name) ++n;
+    at = end;
+  }
+  return n;
 }
 // Requests carry no body here: one announced (other than "Content-Length: 0") is refused
 // rather than read as the next request.
@@ -100,9 +129,10 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// "host[:port]" naming this admin endpoint: an IP address or localhost, on its port.
-// A name (DNS rebinding: evil.example resolving to 127.0.0.1) is not.
-bool own_authority(std::string_view a, uint16_t port) {
+// "host[:port]" as a client that reached us by address writes it: an IP address or
+// localhost (any port: a container's mapping may differ). A name (DNS rebinding:
+// evil.example resolving to 127.0.0.1) is not.
+bool own_authority(std::string_view a) {
   std::string_view host = a, port_text;
   if (!a.empty() && a.front() == '[') {
     size_t close = a.find(']');
@@ -117,13 +147,8 @@ bool own_authority(std::string_view a, uint16_t port) {
     host = a.substr(0, colon);
     port_text = a.substr(colon + 1);
   }
-  unsigned long p = 80;
-  if (!port_text.empty()) {
-    if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string_view::npos)
-      return false;
-    p = std::stoul(std::string(port_text));
-  }
-  if (p != port) return false;
+  if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
   std::string h(host);
   unsigned char buf[sizeof(in6_addr)];
   return lowercase(h) == "localhost" || inet_pton(AF_INET, h.c_str(), buf) == 1 ||
@@ -138,7 +163,14 @@ struct AdminEndpoint::Peer {
   std::atomic<uint64_t> round{0};     // responses sent: a timer armed before one is stale
   std::atomic<int64_t> idle_since{0};
   bool reserve = false;  // over the limit with every slot busy: health checks only
+  // Loop thread only:
+  TimerId deadline = 0;  // the pending request deadline
+  uint32_t requests = 0;
 };
+
+namespace {
+constexpr uint32_t kMaxRequestsPerConnection = 100;  // then Connection: close (as nginx)
+}  // namespace
 
 DecodeResult AdminEndpoint::decode(Connection&, std::span<const uint8_t> in) {
   std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
@@ -185,7 +217,8 @@ void AdminEndpoint::on_connect(Connection& c) {
     evicted_++;
     GEV_DEBUG("admin: %zu connections open: closing the one idle longest for one from %s",
               settings_.max_connections, c.peer_address().to_string().c_str());
-    victim->close();
+    // At once, output and all (it is idle): a peer that reads nothing must not keep it.
+    victim->loop().run_in_loop([victim] { victim->close_now(CloseReason::kLocal); });
   }
   if (full) {
     refused_++;
@@ -202,6 +235,7 @@ void AdminEndpoint::on_connect(Connection& c) {
 void AdminEndpoint::on_close(Connection& c) {
   auto* peer = std::any_cast<std::shared_ptr<Peer>>(&c.context());
   if (!peer) return;
+  if ((*peer)->deadline) c.loop().cancel((*peer)->deadline);
   std::lock_guard lock(mu_);
   auto it = peers_.find(c.id());
   if (it == peers_.end() || it->second != *peer) return;  // evicted: already gone
@@ -211,8 +245,9 @@ void AdminEndpoint::on_close(Connection& c) {
 
 void AdminEndpoint::arm_timeout(Connection& c, const std::shared_ptr<Peer>& peer) {
   if (settings_.request_timeout.count() <= 0) return;
+  if (peer->deadline) c.loop().cancel(peer->deadline);  // one pending deadline per peer
   uint64_t round = peer->round.load();
-  c.loop().run_after(settings_.request_timeout, [this, peer, round] {
+  peer->deadline = c.loop().run_after(settings_.request_timeout, [this, peer, round] {
     std::shared_ptr<Connection> conn = peer->conn.lock();
     if (!conn || !conn->connected() || peer->busy || peer->round != round) return;
     if (conn->read_buffer_size() > 0) {  // a head begun and never finished
@@ -233,14 +268,15 @@ void AdminEndpoint::answered(Connection& c, const std::shared_ptr<Peer>& peer, b
   arm_timeout(c, peer);
 }
 
-std::string AdminEndpoint::refuse_origin(const Connection& c, std::string_view head) const {
+std::string AdminEndpoint::refuse_origin(std::string_view head, bool changes_state) const {
   if (settings_.unix_socket) return {};  // no browser reaches a unix socket
-  uint16_t port = c.local_address().port();  // the port this peer reached us on
+  // A state-changing request by a name (DNS rebinding) is refused; reads are not (a
+  // Prometheus scraping by host name), but no web page of another origin gets anything.
   std::optional<std::string_view> host = header(head, "host");
-  if (host && !own_authority(*host, port))
-    return "Host '" + std::string(*host) + "' is not this admin endpoint's address\n";
+  if (changes_state && host && !own_authority(*host))
+    return "Host '" + std::string(*host) + "' is not an address of this host\n";
   if (std::optional<std::string_view> origin = header(head, "origin")) {
-    bool own = origin->starts_with("http://") && own_authority(origin->substr(7), port);
+    bool own = origin->starts_with("http://") && own_authority(origin->substr(7));
     if (!own) return "Origin '" + std::string(*origin) + "' is foreign\n";
   }
   return {};
@@ -257,82 +293,84 @@ std::span<const uint8_t> AdminEndpoint::on_message(Connection& c, const Frame& r
   }
   std::string_view head(reinterpret_cast<const char*>(request.data.data()), request.data.size());
   std::string_view line = head.substr(0, head.find("\r\n"));
-  bool close = header_says_close(head);
-  std::string reply;
   size_t sp1 = line.find(' ');
-  size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) {
-    reply = text(400, "Bad Request", "bad request\n", true);
-    close = true;
-  } else if (std::string why = refuse_origin(c, head); !why.empty()) {
+  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  std::string_view method = sp2 == std::string_view::npos ? "" : line.substr(0, sp1);
+  bool is_head = method == "HEAD";
+  // One request on a reserved slot; at most kMaxRequestsPerConnection on any other.
+  bool close = header_says_close(head) || peer->reserve ||
+               ++peer->requests >= kMaxRequestsPerConnection;
+  std::string reply;
+  auto answer = [&](int status, const char* reason, std::string_view body, bool must_close = false,
+                    std::string_view extra = {}) {
+    close = close || must_close;
+    reply = text(status, reason, body, close, is_head, extra);
+  };
+  if (sp2 == std::string_view::npos) {
+    answer(400, "Bad Request", "bad request\n", true);
+  } else if (has_body(head)) {
+    // No request here has a body: one announced is refused rather than read as the
+    // next request.
+    answer(400, "Bad Request", "admin requests take no body\n", true);
+  } else if (count_headers(head, "host") > 1) {
+    answer(400, "Bad Request", "more than one Host header\n", true);
+  } else if (!header(head, "host") && line.ends_with("HTTP/1.1")) {
+    answer(400, "Bad Request", "HTTP/1.1 needs a Host header\n", true);
+  } else if (std::string why = refuse_origin(head, method != "GET" && method != "HEAD");
+             !why.empty()) {
     forbidden_++;
     GEV_INFO("admin: refused a request from %s: %.*s", c.peer_address().to_string().c_str(),
              static_cast<int>(why.size() - 1), why.data());
-    reply = text(403, "Forbidden", why, true);
-    close = true;
-  } else if (!header(head, "host") && line.ends_with("HTTP/1.1")) {
-    reply = text(400, "Bad Request", "HTTP/1.1 needs a Host header\n", true);
-    close = true;
+    answer(403, "Forbidden", why, true);
   } else {
-    std::string_view method = line.substr(0, sp1);
     std::string_view path = line.substr(sp1 + 1, sp2 - sp1 - 1);
     path = path.substr(0, path.find('?'));
-    bool is_head = method == "HEAD";
     Health h = health();
-    if (peer->reserve) close = true;  // one request on a reserved slot
     if (peer->reserve && path != "/healthz" && path != "/readyz") {
       refused_++;
-      reply = text(503, "Service Unavailable",
-                   "every admin slot has a request in progress; only /healthz and /readyz "
-                   "are answered now\n",
-                   true);
+      answer(503, "Service Unavailable",
+             "every admin slot has a request in progress; only /healthz and /readyz are "
+             "answered now\n");
     } else if (path == "/reload" && reload_) {
       std::optional<std::string_view> auth = header(head, "authorization");
       if (method != "POST") {
-        reply = text(405, "Method Not Allowed", "POST /reload\n", close, false, "Allow: POST\r\n");
+        answer(405, "Method Not Allowed", "POST /reload\n", false, "Allow: POST\r\n");
       } else if (!settings_.unix_socket && settings_.token.empty()) {
         forbidden_++;
-        reply = text(403, "Forbidden",
-                     "POST /reload over TCP needs a token (--admin-token-file); or use "
-                     "--admin unix:PATH, or SIGHUP\n",
-                     close);
+        answer(403, "Forbidden",
+               "POST /reload over TCP needs a token (--admin-token-file); or use --admin "
+               "unix:PATH, or SIGHUP\n");
       } else if (!settings_.unix_socket &&
                  !(auth && auth->starts_with("Bearer ") &&
                    same_secret(auth->substr(7), settings_.token))) {
         forbidden_++;
         GEV_INFO("admin: POST /reload from %s without the right token",
                  c.peer_address().to_string().c_str());
-        reply = text(401, "Unauthorized", "POST /reload needs Authorization: Bearer TOKEN\n",
-                     close, false, "WWW-Authenticate: Bearer\r\n");
-      } else if (has_body(head)) {
-        reply = text(400, "Bad Request", "/reload takes no body\n", true);
-        close = true;
+        answer(401, "Unauthorized", "POST /reload needs Authorization: Bearer TOKEN\n", false,
+               "WWW-Authenticate: Bearer\r\n");
+      } else if (!start_reload(c, peer, close)) {
+        answer(503, "Service Unavailable", "this connection was closed to make room\n", true);
       } else {
-        start_reload(c, peer, close);
-        return {};
+        return {};  // answered when the reload is over
       }
     } else if (method != "GET" && method != "HEAD") {
-      reply = text(405, "Method Not Allowed", "GET only\n", close, false, "Allow: GET, HEAD\r\n");
+      answer(405, "Method Not Allowed", "GET only\n", false, "Allow: GET, HEAD\r\n");
     } else if (path == "/metrics") {
       reply = response(200, "OK", "text/plain; version=0.0.4; charset=utf-8",
                        metrics_() + render_metrics(), close, is_head);
     } else if (path == "/healthz") {
-      static constexpr std::string_view kWhy[] = {"starting\n", "ok\n", "stopping\n",
+      static constexpr std::string_view kWhy[] = {"ok (starting)\n", "ok\n", "stopping\n",
                                                   "draining: handed over to a new gev-host\n"};
-      std::string_view body = kWhy[static_cast<int>(h)];
-      reply = h == Health::kServing || h == Health::kStarting
-                  ? text(200, "OK", h == Health::kServing ? body : "ok (starting)\n", close, is_head)
-                  : text(503, "Service Unavailable", body, close, is_head);
+      bool ok = h == Health::kServing || h == Health::kStarting;
+      answer(ok ? 200 : 503, ok ? "OK" : "Service Unavailable", kWhy[static_cast<int>(h)]);
     } else if (path == "/readyz") {
       static constexpr std::string_view kWhy[] = {
           "not ready: starting\n", "ready\n", "not ready: stopping\n",
           "not ready: draining (handed over to a new gev-host)\n"};
-      std::string_view body = kWhy[static_cast<int>(h)];
-      reply = h == Health::kServing ? text(200, "OK", body, close, is_head)
-                                    : text(503, "Service Unavailable", body, close, is_head);
+      bool ok = h == Health::kServing;
+      answer(ok ? 200 : 503, ok ? "OK" : "Service Unavailable", kWhy[static_cast<int>(h)]);
     } else {
-      reply = text(404, "Not Found", "try /metrics, /healthz, /readyz or POST /reload\n", close,
-                   is_head);
+      answer(404, "Not Found", "try /metrics, /healthz, /readyz or POST /reload\n");
     }
   }
   c.send(reply);  // copied into the output: the string dies with this call
@@ -340,10 +378,18 @@ std::span<const uint8_t> AdminEndpoint::on_message(Connection& c, const Frame& r
   return {};
 }
 
-void AdminEndpoint::start_reload(Connection& c, const std::shared_ptr<Peer>& peer, bool close) {
+bool AdminEndpoint::start_reload(Connection& c, const std::shared_ptr<Peer>& peer, bool close) {
+  {
+    // Busy under the lock eviction takes: an evicted peer starts no reload it cannot answer.
+    std::lock_guard lock(mu_);
+    auto it = peers_.find(peer->id);
+    if (it == peers_.end() || it->second != peer) return false;
+    peer->busy = true;
+  }
+  if (peer->deadline) c.loop().cancel(peer->deadline);
+  peer->deadline = 0;
   // The answer comes from the reload thread; the connection reads nothing more until then.
   c.pause_reading();
-  peer->busy = true;
   reload_([this, conn = c.shared_from_this(), peer, close](bool ok, const std::string& message) {
     conn->send(text(ok ? 200 : 500, ok ? "OK" : "Internal Server Error", message + "\n", close));
     conn->loop().run_in_loop([this, conn, peer, close] {
@@ -352,6 +398,7 @@ void AdminEndpoint::start_reload(Connection& c, const std::shared_ptr<Peer>& pee
       answered(*conn, peer, close);
     });
   });
+  return true;
 }
 
 std::string AdminEndpoint::render_metrics() const {
@@ -413,6 +460,14 @@ int listen_unix(const std::string& path, std::string* error) {
       *error = path + " exists and is not a socket";
       return -1;
     }
+    // Someone's socket: a live one (another gev-host) is not ours to take.
+    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0;
+    if (probe >= 0) ::close(probe);
+    if (live) {
+      *error = path + " is served by another process";
+      return -1;
+    }
     ::unlink(path.c_str());  // a stale socket of an earlier run
   }
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -420,12 +475,11 @@ int listen_unix(const std::string& path, std::string* error) {
     *error = std::string("socket: ") + std::strerror(errno);
     return -1;
   }
-  mode_t old = ::umask(0177);  // created 0600: the file mode is the lock
-  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
-  int err = errno;
-  ::umask(old);
-  if (rc != 0 || ::listen(fd, 128) != 0) {
-    if (rc == 0) err = errno;
+  // 0600 before listen(): until then nobody can connect, so the mode is the lock from
+  // the first connection on (no process-wide umask change while threads run).
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0 ||
+      ::chmod(path.c_str(), 0600) != 0 || ::listen(fd, 128) != 0) {
+    int err = errno;
     ::close(fd);
     *error = "listen on unix:" + path + ": " + std::strerror(err);
     return -1;

@@ -12,9 +12,10 @@
 //
 // It cannot be driven by a web page or another local user: POST /reload over TCP needs
 // `Authorization: Bearer TOKEN` (--admin-token-file; without one it is refused with 403);
-// on a unix socket (mode 0600) the file mode is the lock. Over TCP, a Host that is not an
-// IP address or localhost on the admin's own port (DNS rebinding), or an Origin that is
-// not the admin's own, gets 403. GET /metrics, /healthz and /readyz need no token.
+// on a unix socket (mode 0600) the file mode is the lock. Over TCP, a POST whose Host is
+// not an IP address or localhost (DNS rebinding), or any request whose Origin is not
+// such an http:// address, gets 403. GET /metrics, /healthz and /readyz need no token.
+// A connection serves at most 100 requests (then Connection: close), one at a time.
 #pragma once
 
 #include <gev/protocol.h>
@@ -51,6 +52,9 @@ class AdminEndpoint final : public gev::Protocol, public gev::Handler {
       : metrics_(std::move(metrics)), reload_(std::move(reload)), settings_(std::move(settings)) {}
 
   void set_health(Health h) { health_.store(h); }
+  // Before the server starts: whether the socket served is a unix one (as --admin
+  // unix:PATH says, or as the socket inherited from systemd or a predecessor is).
+  void set_unix_socket(bool on) { settings_.unix_socket = on; }
   Health health() const { return health_.load(); }
   // The admin's own counters, in Prometheus text.
   std::string render_metrics() const;
@@ -63,11 +67,12 @@ class AdminEndpoint final : public gev::Protocol, public gev::Handler {
 
  private:
   struct Peer;  // one admin connection's state (shared with its timers)
-  void start_reload(Connection& c, const std::shared_ptr<Peer>& peer, bool close);
+  // False if the peer was evicted meanwhile (nothing started).
+  bool start_reload(Connection& c, const std::shared_ptr<Peer>& peer, bool close);
   void answered(Connection& c, const std::shared_ptr<Peer>& peer, bool close);
   void arm_timeout(Connection& c, const std::shared_ptr<Peer>& peer);
   // "" if the request may go on, else the 403 reason.
-  std::string refuse_origin(const Connection& c, std::string_view head) const;
+  std::string refuse_origin(std::string_view head, bool changes_state) const;
 
   std::function<std::string()> metrics_;
   std::function<void(ReloadDone)> reload_;

@@ -54,12 +54,12 @@ ModuleHost& self(gev_host* h) {
   return *reinterpret_cast<ModuleHost*>(h);
 }
 
-void api_log(gev_host* h, int32_t level, const char* module, gev_bytes msg) {
+void api_log(gev_host*, int32_t level, const char* module, gev_bytes msg) {
   LogLevel lv = static_cast<LogLevel>(std::clamp<int32_t>(level, 0, 4));
   GEV_LOG(lv, "[%s] %.*s", module ? module : "?", static_cast<int>(msg.len),
           reinterpret_cast<const char*>(msg.ptr));
-  if (lv >= LogLevel::kWarn && ModuleScope::setup())
-    self(h).note_problem({reinterpret_cast<const char*>(msg.ptr), static_cast<size_t>(msg.len)});
+  if (lv >= LogLevel::kWarn)
+    ProblemCapture::note({reinterpret_cast<const char*>(msg.ptr), static_cast<size_t>(msg.len)});
 }
 
 uint64_t api_conn_id(const gev_conn* c) {
@@ -260,18 +260,6 @@ std::shared_ptr<Connection> ConnRegistry::find(uint64_t id) {
   std::lock_guard lock(s.mu);
   auto it = s.conns.find(id);
   return it == s.conns.end() ? nullptr : it->second.lock();
-}
-
-void ModuleHost::note_problem(std::string_view msg) {
-  std::lock_guard lock(problem_mu_);
-  problem_.assign(msg);
-}
-
-std::string ModuleHost::take_problem() {
-  std::lock_guard lock(problem_mu_);
-  std::string out;
-  out.swap(problem_);
-  return out;
 }
 
 void init_host_api(ModuleHost& h) {

@@ -67,15 +67,27 @@ struct ModuleHost {
   std::atomic<bool> frozen{false};  // set after create: no more metric_define
   ConnRegistry conns;               // connections this module serves as their handler
   std::atomic<int64_t> open_conns{0};  // connections it serves (as protocol or handler)
+};
 
-  // The last warning or error the module logged while create or loop_init ran: its own
-  // reason when it then fails, which a failed reload reports (not just a status code).
-  void note_problem(std::string_view msg);
-  std::string take_problem();
+// While alive on this thread: the last warning or error a module logs, so that a call
+// that then fails (create, loop_init, an export) is reported with the module's own
+// reason, not only a status code. One per call: loops run theirs concurrently.
+class ProblemCapture {
+ public:
+  ProblemCapture() : saved_(current_) { current_ = &text_; }
+  ~ProblemCapture() { current_ = saved_; }
+  ProblemCapture(const ProblemCapture&) = delete;
+  ProblemCapture& operator=(const ProblemCapture&) = delete;
+  // ": <reason>", or "" if the module logged none.
+  std::string suffix() const { return text_.empty() ? std::string() : ": " + text_; }
+  static void note(std::string_view msg) {
+    if (current_) current_->assign(msg);
+  }
 
  private:
-  std::mutex problem_mu_;
-  std::string problem_;
+  std::string text_;
+  std::string* saved_;
+  static inline thread_local std::string* current_ = nullptr;
 };
 
 // Fills `api` for `host` (sizes, versions, every function).

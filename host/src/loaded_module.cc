@@ -52,15 +52,14 @@ void LoadedModule::forget_loop_timer(size_t loop_index, uint64_t id) {
 
 bool LoadedModule::create(const gev_config& config, std::string* error) {
   gev_status st;
-  host_->take_problem();
+  ProblemCapture problem;
   {
     ModuleScope scope(this, true);
     st = descriptor_->create(&host_->api, &config, &state_);
   }
   host_->frozen.store(true, std::memory_order_release);
   if (st != GEV_OK) {
-    *error = "create() failed with status " + std::to_string(st);
-    if (std::string why = host_->take_problem(); !why.empty()) *error += ": " + why;
+    *error = "create() failed with status " + std::to_string(st) + problem.suffix();
     return false;
   }
   created_ = true;
@@ -71,10 +70,10 @@ bool LoadedModule::init_loop(EventLoop& loop) {
   if (!created_ || loop.index() >= inited_.size()) return false;
   if (descriptor_->loop_init) {
     ModuleScope scope(this, true);
+    ProblemCapture problem;
     if (descriptor_->loop_init(state_, reinterpret_cast<gev_loop*>(&loop)) != GEV_OK) {
-      std::string why = host_->take_problem();
-      GEV_ERROR("module %s: loop_init failed on loop %zu%s%s", name_.c_str(), loop.index(),
-                why.empty() ? "" : ": ", why.c_str());
+      GEV_ERROR("module %s: loop_init failed on loop %zu%s", name_.c_str(), loop.index(),
+                problem.suffix().c_str());
       return false;
     }
   }

@@ -3,6 +3,7 @@
 //   gev-host --config gev-host.conf
 #include <gev/log.h>
 #include <gev/server.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -200,6 +201,12 @@ int main(int argc, char** argv) {
           return 1;
         }
         GEV_INFO("admin: listening on unix:%s (mode 0600)", admin_unix.c_str());
+      }
+      if (ao.listen_fd >= 0) {  // what is served decides, not what --admin says
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getsockname(ao.listen_fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+          admin.set_unix_socket(ss.ss_family == AF_UNIX);
       }
       ao.idle_timeout = std::chrono::seconds(30);  // (requests have their own deadline)
       // The endpoint keeps its own 64 slots (evicting the longest idle); this only

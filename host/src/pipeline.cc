@@ -74,6 +74,7 @@ bool Pipeline::can_migrate_to(const Pipeline& next) const {
 bool Pipeline::hand_over_state(Pipeline& next, std::string* error) {
   WriteBatch out;
   out.reset();
+  ProblemCapture problem;
   if (state_export_) {
     gev_status st;
     {
@@ -81,9 +82,7 @@ bool Pipeline::hand_over_state(Pipeline& next, std::string* error) {
       st = state_export_(handler_state_, reinterpret_cast<gev_writer*>(&out));
     }
     if (st != GEV_OK) {
-      *error = "state_export failed with status " + std::to_string(st);
-      if (std::string why = handler_module_->host().take_problem(); !why.empty())
-        *error += ": " + why;
+      *error = "state_export failed with status " + std::to_string(st) + problem.suffix();
       return false;
     }
   }
@@ -95,13 +94,22 @@ bool Pipeline::hand_over_state(Pipeline& next, std::string* error) {
     st = next.state_import_(next.handler_state_, bytes_of(bytes));
   }
   if (st != GEV_OK) {
-    *error = "state_import failed with status " + std::to_string(st);
+    *error = "state_import failed with status " + std::to_string(st) + problem.suffix();
     return false;
   }
   return true;
 }
 
 bool Pipeline::migrate(Connection& c, const std::shared_ptr<Pipeline>& next) {
+  // Module code may close the connection (a failed send, conn_close): guarded, the close
+  // finishes after the move, so the slot stays valid throughout; on_close then runs in
+  // the instance holding the connection by then.
+  bool moved = false;
+  c.run_guarded([&] { moved = migrate_guarded(c, next); });
+  return moved;
+}
+
+bool Pipeline::migrate_guarded(Connection& c, const std::shared_ptr<Pipeline>& next) {
   ConnSlot* slot = slot_of(c);
   if (!slot || slot->pipeline.get() != this || !c.connected()) return false;
   std::shared_ptr<Pipeline> keep = shared_from_this();  // the slot lets go of us below
@@ -109,17 +117,20 @@ bool Pipeline::migrate(Connection& c, const std::shared_ptr<Pipeline>& next) {
   out.reset();
   if (conn_export_) {
     gev_status st;
+    ProblemCapture problem;
     {
       ModuleScope scope(handler_module_.get(), false);
       st = conn_export_(handler_state_, handle_of(c), reinterpret_cast<gev_writer*>(&out));
     }
     if (st != GEV_OK) {
-      GEV_WARN("conn %llu: %s (generation %llu) failed to export it (status %d): closing it",
+      GEV_WARN("conn %llu: %s (generation %llu) failed to export it (status %d%s): closing it",
                static_cast<unsigned long long>(c.id()), handler_module_->name().c_str(),
-               static_cast<unsigned long long>(handler_module_->generation), st);
+               static_cast<unsigned long long>(handler_module_->generation), st,
+               problem.suffix().c_str());
       c.close();  // stays with the old instance, whose on_close follows
       return false;
     }
+    if (!c.connected()) return false;  // it closed meanwhile: the old instance's on_close
   }
   std::string bytes = flatten(out);
   // The old instance has forgotten it: nothing of its may run for it any more.
@@ -136,14 +147,16 @@ bool Pipeline::migrate(Connection& c, const std::shared_ptr<Pipeline>& next) {
   next->count_handler(+1);
   if (next->conn_import_) {
     gev_status st;
+    ProblemCapture problem;
     {
       ModuleScope scope(next->handler_module_.get(), false);
       st = next->conn_import_(next->handler_state_, handle_of(c), bytes_of(bytes));
     }
     if (st != GEV_OK) {
-      GEV_WARN("conn %llu: %s (generation %llu) failed to import it (status %d): closing it",
+      GEV_WARN("conn %llu: %s (generation %llu) failed to import it (status %d%s): closing it",
                static_cast<unsigned long long>(c.id()), next->handler_module_->name().c_str(),
-               static_cast<unsigned long long>(next->handler_module_->generation), st);
+               static_cast<unsigned long long>(next->handler_module_->generation), st,
+               problem.suffix().c_str());
       c.close();  // the new instance holds it now: its on_close follows
       return false;
     }

@@ -38,6 +38,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   // conn_export here, conn_import there. A failure closes only `c`, with a log line.
   // False if it did not move.
   bool migrate(Connection& c, const std::shared_ptr<Pipeline>& next);
+  bool migrate_guarded(Connection& c, const std::shared_ptr<Pipeline>& next);
 
   const std::shared_ptr<LoadedModule>& protocol_module() const { return protocol_module_; }
   const std::shared_ptr<LoadedModule>& handler_module() const { return handler_module_; }

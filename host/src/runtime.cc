@@ -22,6 +22,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr auto kInitTimeout = std::chrono::seconds(10);
+// After a reload's drain deadline: how long a connection's closing handshake may take.
+constexpr auto kDrainGrace = std::chrono::seconds(5);
 
 // Same path, same file, same contents as far as the file system tells.
 std::string file_identity(const fs::path& f) {
@@ -149,7 +151,11 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, Staged& out, std::str
     std::string why;
     if (!m) m = open_module(f, file_id, next, gen, &why);
     if (!m) {
-      refuse(f, "", why);
+      // A file the config chose for a module: the refusal is that module's.
+      std::string name;
+      for (const auto& [n, file] : chosen)
+        if (file == f) name = n;
+      refuse(f, name, why);
       continue;
     }
     by_name[m->name()].push_back({f, std::move(m)});
@@ -164,11 +170,12 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, Staged& out, std::str
           GEV_INFO("module %s: not loading %s ([module.%s] file = %s)", name.c_str(),
                    c.file.c_str(), name.c_str(), pick->second.c_str());
       }
-      if (!m) {
+      bool refused_already = std::any_of(out.refused.begin(), out.refused.end(),
+                                         [&](const Refusal& r) { return r.file == pick->second; });
+      if (!m && !refused_already)
         refuse(pick->second, name,
                "[module." + name + "] file names it, but it holds no module named '" + name + "'");
-        continue;
-      }
+      if (!m) continue;
     } else if (candidates.size() > 1) {
       std::string all;
       for (const Candidate& c : candidates) all += (all.empty() ? "" : " and ") + c.file.string();
@@ -385,6 +392,8 @@ Runtime::Result Runtime::reload_locked() {
   // open connections (after the commit, on their loops). Module-wide state goes first,
   // here: if that fails, the connections stay with the old instance, as without it.
   std::vector<Move> moves;
+  // Module-wide state once per pair of instances, however many listeners they serve.
+  std::map<std::pair<const LoadedModule*, const LoadedModule*>, bool> handed;
   for (size_t i = 0; i < next.listeners.size(); ++i) {
     auto cur = std::find_if(listeners_.begin(), listeners_.end(), [&](const Listener& x) {
       return x.config.name == next.listeners[i].name && same_socket(x.config, next.listeners[i]);
@@ -392,10 +401,13 @@ Runtime::Result Runtime::reload_locked() {
     if (cur == listeners_.end()) continue;
     std::shared_ptr<Pipeline> old = cur->sw->current();
     if (!old || !old->can_migrate_to(*st.pipelines[i])) continue;
+    auto pair = std::make_pair(old->handler_module().get(), st.pipelines[i]->handler_module().get());
+    auto [it, first] = handed.try_emplace(pair, false);
     std::string why;
-    if (!old->hand_over_state(*st.pipelines[i], &why)) {
+    if (first) it->second = old->hand_over_state(*st.pipelines[i], &why);
+    if (!it->second) {
       GEV_WARN("reload: listener %s: %s: its connections stay with generation %llu",
-               cur->config.name.c_str(), why.c_str(),
+               cur->config.name.c_str(), first ? why.c_str() : "module state not handed over",
                static_cast<unsigned long long>(old->handler_module()->generation));
       continue;
     }
@@ -522,18 +534,27 @@ Runtime::Result Runtime::reload_locked() {
     auto drain = std::chrono::milliseconds(options_.reload_drain_timeout_ms);
     for (EventLoop* loop : lifecycle_.loops())
       loop->run_after(drain, [loop, gen] {
-        size_t n = 0;
-        loop->for_each_connection([&](Connection& c) {
-          ConnSlot* slot = slot_of(c);
-          if (!slot || !c.connected() || slot->pipeline->retired_by.load() != gen) return;
-          c.begin_stopping(CloseReason::kDrainTimeout);  // goodbyes, then a close after flush
-          ++n;
+        auto of_gen = [loop, gen](const std::function<void(Connection&)>& fn) {
+          std::vector<std::shared_ptr<Connection>> conns;
+          loop->for_each_connection([&](Connection& c) {
+            ConnSlot* slot = slot_of(c);
+            if (slot && c.connected() && slot->pipeline->retired_by.load() == gen)
+              conns.push_back(c.shared_from_this());
+          });
+          for (const auto& c : conns) fn(*c);
+          return conns.size();
+        };
+        // Goodbyes (a WebSocket close 1001), then a close once flushed...
+        size_t n = of_gen([](Connection& c) { c.begin_stopping(CloseReason::kDrainTimeout); });
+        if (n == 0) return;
+        GEV_WARN(
+            "reload %llu: drain deadline passed on loop %zu: closing %zu connections of older "
+            "generations",
+            static_cast<unsigned long long>(gen), loop->index(), n);
+        // ... and whatever a closing handshake still holds open a grace period later.
+        loop->run_after(kDrainGrace, [of_gen] {
+          of_gen([](Connection& c) { c.close_now(CloseReason::kDrainTimeout); });
         });
-        if (n)
-          GEV_WARN(
-              "reload %llu: drain deadline passed on loop %zu: closed %zu connections of "
-              "older generations",
-              static_cast<unsigned long long>(gen), loop->index(), n);
       });
   }
   std::string msg = "generation " + std::to_string(gen) +

@@ -154,10 +154,10 @@ class WebSocket : public gev::sdk::Protocol {
     if (!ws) return GEV_ERR_UNSUPPORTED;
     if (ws->state == State::kOpen) {
       static constexpr char kGoingAway[] = "\x88\x11\x03\xe9server stopping";
-      send_raw(c, string_view(kGoingAway, sizeof kGoingAway - 1));
       ws->state = State::kClosing;
       arm(c, *ws, close_timeout_ns_);
-      debug(c, "server stopping: sent close 1001");
+      debug(c, "server stopping: sending close 1001");
+      send_raw(c, string_view(kGoingAway, sizeof kGoingAway - 1));  // last: it may close c
       return GEV_OK;
     }
     return ws->state == State::kClosing || ws->state == State::kDone ? GEV_OK

@@ -1,6 +1,6 @@
 // fuzz_websocket: modules/websocket with permessage-deflate on, through the generic
 // harness: the handshake, then frames (the seeds start with a valid handshake; see
-// make_seeds.py). Configs: 0 the defaults; 1 small limits (max_message, max_head) and
+// make_seeds.py). Configs: 0 the defaults; 1 small limits (max_message, max_head, max_headers) and
 // subprotocols; 2 no context takeover, 9-bit windows, every server message compressed;
 // 3 a one-byte max_message and timers that fire at once when the harness fires them.
 #include "harness.h"
@@ -12,6 +12,7 @@ const std::vector<gev::fuzz::Config> kConfigs = {
     {},
     {{"max_message", "64"},
      {"max_head", "256"},
+     {"max_headers", "4"},
      {"subprotocols", "chat,superchat"},
      {"deflate_threshold", "0"}},
     {{"server_no_context_takeover", "1"},

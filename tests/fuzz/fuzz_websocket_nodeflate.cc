@@ -11,6 +11,7 @@ const std::vector<gev::fuzz::Config> kConfigs = {
     {{"deflate", "0"},
      {"max_message", "64"},
      {"max_head", "256"},
+     {"max_headers", "4"},
      {"subprotocols", "chat,superchat"}},
     {{"deflate", "0"}, {"max_message", "100000"}},
     {{"deflate", "0"},

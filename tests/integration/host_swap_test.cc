@@ -356,3 +356,29 @@ TEST_CASE("reload: at --reload-drain-timeout an old generation's WebSocket gets 
   CHECK(wait_until([&] { return contains(host.log(), "drain deadline passed"); }, 5000));
   check_clean_exit(host);
 }
+
+TEST_CASE("reload: a drained connection whose closing handshake never ends is cut after 5 s") {
+  ModuleDir dir({"websocket", "echo"});
+  const char* listener =
+      "[listener.ws]\nlisten = 127.0.0.1:0\nprotocol = websocket\nhandler = echo\n";
+  // close_timeout_ms = 0: the websocket module itself would wait for the peer forever.
+  write_config(dir, listener,
+               "reload-drain-timeout = 500\n[module.websocket]\nclose_timeout_ms = 0\n");
+  HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  uint16_t port = host.port(0), admin = host.port(1);
+  WsClient mute(port);
+  mute.open();
+  mute.expect_echo(kText, "hello");
+  install(dir, "echo_v2", "echo");
+  REQUIRE(contains(reload(admin), "200 OK"));
+  auto f = mute.read_frame(5000);  // the 1001, never answered
+  REQUIRE(f);
+  CHECK(f->opcode == kClose);
+  CHECK(mute.wait_tcp_closed(15000));
+  CHECK(metric(admin, "gev_connections_closed_total{listener=\"ws\",reason=\"drain_timeout\"}") ==
+        1);
+  CHECK(wait_until(
+      [&] { return metric(admin, "gev_module_generations_live{module=\"echo\"}") == 1; }, 10000));
+  check_clean_exit(host);
+}

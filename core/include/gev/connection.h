@@ -9,6 +9,7 @@
 
 #include <any>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -76,6 +77,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // A stop or drain reached this connection: the handler's on_stopping, then (unless it
   // closes the connection itself) close_after_flush(reason).
   void begin_stopping(CloseReason reason);
+  // [loop thread] Runs fn as if inside a dispatch: if fn (module code called from a
+  // task or timer) closes the connection, the close finishes after fn returns, never
+  // under it. Check connected() afterwards.
+  void run_guarded(const std::function<void()>& fn);
   Connection* next_in_loop = nullptr;  // EventLoop's intrusive list
   Connection* prev_in_loop = nullptr;
 
@@ -111,6 +116,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool user_paused_ = false;
   bool shutdown_pending_ = false;
   bool write_shut_ = false;
+  bool stopping_ = false;  // begin_stopping ran: its reason is the close reason
   CloseReason close_reason_ = CloseReason::kLocal;
   uint32_t interest_ = 0;
   uint64_t id_;
