@@ -2,6 +2,8 @@
 // bodies are not accepted.
 #include "admin.h"
 
+#include "admin_http.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gev/connection.h>
@@ -20,7 +22,6 @@
 namespace gev::host {
 
 namespace {
-constexpr size_t kMaxHead = 8192;
 constexpr uint32_t kHeadTooLarge = 1;  // frame type: the head did not fit
 
 int64_t now_ns() {
@@ -29,130 +30,13 @@ int64_t now_ns() {
       .count();
 }
 
-std::string response(int status, const char* reason, std::string_view type, std::string_view body,
-                     bool close, bool head = false, std::string_view extra = {}) {
-  std::string r = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
-  r += "Content-Type: ";
-  r += type;
-  r += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  r += extra;
-  if (close) r += "Connection: close\r\n";
-  r += "\r\n";
-  if (!head) r += body;  // HEAD: the same headers, no body
-  return r;
-}
-
-std::string text(int status, const char* reason, std::string_view body, bool close,
-                 bool head = false, std::string_view extra = {}) {
-  return response(status, reason, "text/plain", body, close, head, extra);
-}
-
-std::string lowercase(std::string_view s) {
-  std::string lower(s);
-  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return lower;
-}
-
-// The value of header `name` (lowercase), trimmed; nullopt if absent.
-std::optional<std::string_view> header(std::string_view head, std::string_view name) {
-  size_t at = head.find("\r\n");
-  while (at != std::string_view::npos && at + 2 < head.size()) {
-    size_t start = at + 2;
-    size_t end = head.find("\r\n", start);
-    std::string_view line = head.substr(start, end == std::string_view::npos ? end : end - start);
-    size_t colon = line.find(':');
-    if (colon == name.size() && lowercase(line.substr(0, colon)) == name) {
-      std::string_view v = line.substr(colon + 1);
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-      return v;
-    }
-    at = end;
-  }
-  return std::nullopt;
-}
-
-// Whether the comma-separated header value `v` lists `token` (case-insensitive).
-bool lists(std::string_view v, std::string_view token) {
-  std::string lower = lowercase(v);
-  size_t start = 0;
-  while (start <= lower.size()) {
-    size_t end = lower.find(',', start);
-    std::string_view t = std::string_view(lower).substr(start, end == std::string::npos
-                                                                   ? std::string::npos
-                                                                   : end - start);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (t == token) return true;
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return false;
-}
-
-bool header_says_close(std::string_view head) {
-  // Connection: close, or HTTP/1.0 without Connection: keep-alive.
-  std::optional<std::string_view> conn = header(head, "connection");
-  if (conn && lists(*conn, "close")) return true;
-  std::string_view line = head.substr(0, head.find("\r\n"));
-  return line.ends_with("HTTP/1.0") && !(conn && lists(*conn, "keep-alive"));
-}
-
-size_t count_headers(std::string_view head, std::string_view name) {
-  size_t n = 0;
-  for (size_t at = head.find("\r\n"); at != std::string_view::npos && at + 2 < head.size();) {
-    size_t end = head.find("\r\n", at + 2);
-    std::string_view line = head.substr(at + 2, end == std::string_view::npos ? end : end - at - 2);
-    size_t colon = line.find(':');
-    if (colon == name.size() && lowercase(line.substr(0, colon)) == name) ++n;
-    at = end;
-  }
-  return n;
-}
-// Requests carry no body here: one announced (other than "Content-Length: 0") is refused
-// rather than read as the next request.
-bool has_body(std::string_view head) {
-  if (header(head, "transfer-encoding")) return true;
-  std::optional<std::string_view> len = header(head, "content-length");
-  return len && *len != "0";
-}
-
-// Compares in time that depends on the lengths only.
-bool same_secret(std::string_view a, std::string_view b) {
-  size_t n = std::max(a.size(), b.size());
-  unsigned diff = a.size() != b.size();
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= x ^ y;
-  }
-  return diff == 0;
-}
-
-// "host[:port]" as a client that reached us by address writes it: an IP address or
-// localhost (any port: a container's mapping may differ). A name (DNS rebinding:
-// evil.example resolving to 127.0.0.1) is not.
-bool own_authority(std::string_view a) {
-  std::string_view host = a, port_text;
-  if (!a.empty() && a.front() == '[') {
-    size_t close = a.find(']');
-    if (close == std::string_view::npos) return false;
-    host = a.substr(1, close - 1);
-    std::string_view rest = a.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return false;
-      port_text = rest.substr(1);
-    }
-  } else if (size_t colon = a.rfind(':'); colon != std::string_view::npos) {
-    host = a.substr(0, colon);
-    port_text = a.substr(colon + 1);
-  }
-  if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string_view::npos)
-    return false;
-  std::string h(host);
-  unsigned char buf[sizeof(in6_addr)];
-  return lowercase(h) == "localhost" || inet_pton(AF_INET, h.c_str(), buf) == 1 ||
-         inet_pton(AF_INET6, h.c_str(), buf) == 1;
+std::string text(int status, const char* reason, std::string_view body, bool close) {
+  admin::Answer a;
+  a.status = status;
+  a.reason = reason;
+  a.body = std::string(body);
+  a.close = close;
+  return admin::render(a);
 }
 }  // namespace
 
@@ -173,13 +57,10 @@ constexpr uint32_t kMaxRequestsPerConnection = 100;  // then Connection: close (
 }  // namespace
 
 DecodeResult AdminEndpoint::decode(Connection&, std::span<const uint8_t> in) {
-  std::string_view text(reinterpret_cast<const char*>(in.data()), in.size());
-  size_t end = text.find("\r\n\r\n");
-  if (end == std::string_view::npos || end + 4 > kMaxHead) {
-    if (in.size() > kMaxHead) return DecodeResult::frame_of(in.size(), Frame{{}, kHeadTooLarge, {}});
-    return DecodeResult::need_more();
-  }
-  return DecodeResult::frame_of(end + 4, Frame{in.subspan(0, end + 2), 0, {}});
+  size_t n = admin::head_size({reinterpret_cast<const char*>(in.data()), in.size()});
+  if (n == admin::kHeadTooLarge) return DecodeResult::frame_of(in.size(), Frame{{}, kHeadTooLarge, {}});
+  if (n == 0) return DecodeResult::need_more();
+  return DecodeResult::frame_of(n, Frame{in.subspan(0, n - 2), 0, {}});
 }
 
 void AdminEndpoint::encode(Connection&, const Frame& msg, WriteBatch& out) {
@@ -268,20 +149,6 @@ void AdminEndpoint::answered(Connection& c, const std::shared_ptr<Peer>& peer, b
   arm_timeout(c, peer);
 }
 
-std::string AdminEndpoint::refuse_origin(std::string_view head, bool changes_state) const {
-  if (settings_.unix_socket) return {};  // no browser reaches a unix socket
-  // A state-changing request by a name (DNS rebinding) is refused; reads are not (a
-  // Prometheus scraping by host name), but no web page of another origin gets anything.
-  std::optional<std::string_view> host = header(head, "host");
-  if (changes_state && host && !own_authority(*host))
-    return "Host '" + std::string(*host) + "' is not an address of this host\n";
-  if (std::optional<std::string_view> origin = header(head, "origin")) {
-    bool own = origin->starts_with("http://") && own_authority(origin->substr(7));
-    if (!own) return "Origin '" + std::string(*origin) + "' is foreign\n";
-  }
-  return {};
-}
-
 std::span<const uint8_t> AdminEndpoint::on_message(Connection& c, const Frame& request) {
   auto* slot = std::any_cast<std::shared_ptr<Peer>>(&c.context());
   if (!slot) return {};
@@ -291,90 +158,36 @@ std::span<const uint8_t> AdminEndpoint::on_message(Connection& c, const Frame& r
     answered(c, peer, true);
     return {};
   }
-  std::string_view head(reinterpret_cast<const char*>(request.data.data()), request.data.size());
-  std::string_view line = head.substr(0, head.find("\r\n"));
-  size_t sp1 = line.find(' ');
-  size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  std::string_view method = sp2 == std::string_view::npos ? "" : line.substr(0, sp1);
-  bool is_head = method == "HEAD";
-  // One request on a reserved slot; at most kMaxRequestsPerConnection on any other.
-  bool close = header_says_close(head) || peer->reserve ||
-               ++peer->requests >= kMaxRequestsPerConnection;
+  admin::View view;
+  view.unix_socket = settings_.unix_socket;
+  view.token = settings_.token;
+  view.reserve = peer->reserve;  // one request on a reserved slot
+  view.can_reload = static_cast<bool>(reload_);
+  view.health = static_cast<int>(health());
+  view.close = ++peer->requests >= kMaxRequestsPerConnection;
+  admin::Answer a = admin::route(
+      {reinterpret_cast<const char*>(request.data.data()), request.data.size()}, view);
+  if (a.count == admin::Answer::kForbidden) forbidden_++;
+  if (a.count == admin::Answer::kRefused) refused_++;
+  if (!a.log.empty())
+    GEV_INFO("admin: %s (from %s)", a.log.c_str(), c.peer_address().to_string().c_str());
   std::string reply;
-  auto answer = [&](int status, const char* reason, std::string_view body, bool must_close = false,
-                    std::string_view extra = {}) {
-    close = close || must_close;
-    reply = text(status, reason, body, close, is_head, extra);
-  };
-  if (sp2 == std::string_view::npos) {
-    answer(400, "Bad Request", "bad request\n", true);
-  } else if (has_body(head)) {
-    // No request here has a body: one announced is refused rather than read as the
-    // next request.
-    answer(400, "Bad Request", "admin requests take no body\n", true);
-  } else if (count_headers(head, "host") > 1) {
-    answer(400, "Bad Request", "more than one Host header\n", true);
-  } else if (!header(head, "host") && line.ends_with("HTTP/1.1")) {
-    answer(400, "Bad Request", "HTTP/1.1 needs a Host header\n", true);
-  } else if (std::string why = refuse_origin(head, method != "GET" && method != "HEAD");
-             !why.empty()) {
-    forbidden_++;
-    GEV_INFO("admin: refused a request from %s: %.*s", c.peer_address().to_string().c_str(),
-             static_cast<int>(why.size() - 1), why.data());
-    answer(403, "Forbidden", why, true);
-  } else {
-    std::string_view path = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    path = path.substr(0, path.find('?'));
-    Health h = health();
-    if (peer->reserve && path != "/healthz" && path != "/readyz") {
-      refused_++;
-      answer(503, "Service Unavailable",
-             "every admin slot has a request in progress; only /healthz and /readyz are "
-             "answered now\n");
-    } else if (path == "/reload" && reload_) {
-      std::optional<std::string_view> auth = header(head, "authorization");
-      if (method != "POST") {
-        answer(405, "Method Not Allowed", "POST /reload\n", false, "Allow: POST\r\n");
-      } else if (!settings_.unix_socket && settings_.token.empty()) {
-        forbidden_++;
-        answer(403, "Forbidden",
-               "POST /reload over TCP needs a token (--admin-token-file); or use --admin "
-               "unix:PATH, or SIGHUP\n");
-      } else if (!settings_.unix_socket &&
-                 !(auth && auth->starts_with("Bearer ") &&
-                   same_secret(auth->substr(7), settings_.token))) {
-        forbidden_++;
-        GEV_INFO("admin: POST /reload from %s without the right token",
-                 c.peer_address().to_string().c_str());
-        answer(401, "Unauthorized", "POST /reload needs Authorization: Bearer TOKEN\n", false,
-               "WWW-Authenticate: Bearer\r\n");
-      } else if (!start_reload(c, peer, close)) {
-        answer(503, "Service Unavailable", "this connection was closed to make room\n", true);
-      } else {
-        return {};  // answered when the reload is over
-      }
-    } else if (method != "GET" && method != "HEAD") {
-      answer(405, "Method Not Allowed", "GET only\n", false, "Allow: GET, HEAD\r\n");
-    } else if (path == "/metrics") {
-      reply = response(200, "OK", "text/plain; version=0.0.4; charset=utf-8",
-                       metrics_() + render_metrics(), close, is_head);
-    } else if (path == "/healthz") {
-      static constexpr std::string_view kWhy[] = {"ok (starting)\n", "ok\n", "stopping\n",
-                                                  "draining: handed over to a new gev-host\n"};
-      bool ok = h == Health::kServing || h == Health::kStarting;
-      answer(ok ? 200 : 503, ok ? "OK" : "Service Unavailable", kWhy[static_cast<int>(h)]);
-    } else if (path == "/readyz") {
-      static constexpr std::string_view kWhy[] = {
-          "not ready: starting\n", "ready\n", "not ready: stopping\n",
-          "not ready: draining (handed over to a new gev-host)\n"};
-      bool ok = h == Health::kServing;
-      answer(ok ? 200 : 503, ok ? "OK" : "Service Unavailable", kWhy[static_cast<int>(h)]);
-    } else {
-      answer(404, "Not Found", "try /metrics, /healthz, /readyz or POST /reload\n");
-    }
+  switch (a.kind) {
+    case admin::Answer::kReload:
+      if (start_reload(c, peer, a.close)) return {};  // answered when the reload is over
+      reply = text(503, "Service Unavailable", "this connection was closed to make room\n", true);
+      a.close = true;
+      break;
+    case admin::Answer::kMetrics:
+      a.body = metrics_() + render_metrics();
+      reply = admin::render(a, "text/plain; version=0.0.4; charset=utf-8");
+      break;
+    case admin::Answer::kText:
+      reply = admin::render(a);
+      break;
   }
   c.send(reply);  // copied into the output: the string dies with this call
-  answered(c, peer, close);
+  answered(c, peer, a.close);
   return {};
 }
 

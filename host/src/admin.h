@@ -72,7 +72,6 @@ class AdminEndpoint final : public gev::Protocol, public gev::Handler {
   void answered(Connection& c, const std::shared_ptr<Peer>& peer, bool close);
   void arm_timeout(Connection& c, const std::shared_ptr<Peer>& peer);
   // "" if the request may go on, else the 403 reason.
-  std::string refuse_origin(std::string_view head, bool changes_state) const;
 
   std::function<std::string()> metrics_;
   std::function<void(ReloadDone)> reload_;
