@@ -248,9 +248,12 @@ std::string http_response(int status, std::string_view body, std::string_view co
 Handshake parse_handshake(std::string_view in, const HandshakeConfig& config) {
   size_t end = in.substr(0, config.max_head).find("\r\n\r\n");
   if (end == std::string_view::npos) {
+    // Refused as soon as the line over the limit is complete, not when the head ends; and
+    // counted within max_head first, so the answer is the same however the bytes arrived
+    // (whole, the size check alone would have answered "too large").
+    if (too_many_headers(in.substr(0, config.max_head), config.max_headers))
+      return reject(431, kTooManyHeaders, in.size());
     if (in.size() >= config.max_head) return reject(431, "request head too large", in.size());
-    // Refused as soon as the line over the limit is complete, not when the head ends.
-    if (too_many_headers(in, config.max_headers)) return reject(431, kTooManyHeaders, in.size());
     return {};
   }
   size_t head_size = end + 4;

@@ -382,3 +382,27 @@ TEST_CASE("reload: a drained connection whose closing handshake never ends is cu
       [&] { return metric(admin, "gev_module_generations_live{module=\"echo\"}") == 1; }, 10000));
   check_clean_exit(host);
 }
+
+TEST_CASE("reload: a connection its own export closes is not touched after (live migration)") {
+  // tally's conn_export sends 80 MiB to a connection that sent "flood-export": over the
+  // 64 MiB output cap, the core closes it inside that send. The host must not use the
+  // connection's state after the export returns (ASan sees it if it does).
+  ModuleDir dir({"line", "tally"});
+  write_config(dir, kTallyListener);
+  HostProcess host(GEV_HOST_PATH, {"--config", (dir.path / "host.conf").string()}, 10000, 2);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  uint16_t port = host.port(0), admin = host.port(1);
+  TestClient a(port), flood(port);
+  CHECK(line_reply(a, "x") == "1 1");
+  CHECK(line_reply(flood, "flood-export") == "1 2");
+  install(dir, "tally_v2", "tally");
+  std::string r = reload(admin);
+  CHECK_MESSAGE(contains(r, "1 connections moved to the new generation, 1 failed to move"), r);
+  CHECK(flood.wait_closed(10000));
+  CHECK(line_reply(a, "x") == "v2 2 3");
+  CHECK(metric(admin, "gev_connections_closed_total{listener=\"main\",reason=\"slow_consumer\"}") ==
+        1);
+  CHECK(wait_until(
+      [&] { return metric(admin, "gev_module_generations_live{module=\"tally\"}") == 1; }, 10000));
+  check_clean_exit(host);
+}

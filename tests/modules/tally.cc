@@ -2,7 +2,9 @@
 // the instance that replaces it at a reload (live migration with state). Each line is
 // answered "<tag><lines on this connection> <lines in all>". A connection that sent
 // "fail-export" cannot be exported (it is closed at the swap); one that sent
-// "fail-import" is refused by the new instance (closed there). When the server stops, it
+// "fail-import" is refused by the new instance (closed there); one that sent
+// "flood-export" is sent 80 MiB from conn_export, which closes it there and then (a slow
+// consumer, over the 64 MiB output cap) before the export returns. When the server stops, it
 // says "bye" (on_stopping). Built twice: tally.so and
 // tally_v2.so (tag "v2 "), both named "tally".
 #include <gev/sdk/cpp/module.h>
@@ -36,6 +38,7 @@ class Tally : public gev::sdk::Handler {
     std::string_view line = gev::sdk::view(msg.data);
     if (line == "fail-export") n->fail = 1;
     if (line == "fail-import") n->fail = 2;
+    if (line == "flood-export") n->fail = 3;
     uint64_t all = total_.fetch_add(1, std::memory_order_relaxed) + 1;
     std::string reply = TALLY_TAG + std::to_string(++n->lines) + " " + std::to_string(all);
     return c.send(reply, msg.type);
@@ -49,9 +52,11 @@ class Tally : public gev::sdk::Handler {
       gev::sdk::log(GEV_LOG_WARN, "tally", "this connection asked not to be exported");
       return GEV_ERR_MODULE;  // still ours: on_close frees it
     }
+    if (n->fail == 3) c.send(std::string(80u << 20, 'x'));  // closes c before we return
     uint8_t out[9];
     std::memcpy(out, &n->lines, 8);
     out[8] = n->fail;
+    if (n->fail == 3) return GEV_OK;  // closed: our on_close frees it (the host moves nothing)
     delete n;
     c.set_context(nullptr);
     return w.append(std::span<const uint8_t>(out));
