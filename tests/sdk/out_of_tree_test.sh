@@ -26,6 +26,9 @@ cmake --build "$work/example-build" >/dev/null
 
 mkdir "$work/modules"
 cp "$work/example-build/custom_protocol.so" "$build/lib/gev/modules/echo.so" "$work/modules/"
+# The log exists before the host starts: the background shell opens it when it gets to
+# it, and a sed that ran first failed the script (seen on a busy machine).
+: > "$work/host.log"
 "$build/host/gev-host" --listen 127.0.0.1:0 --loops 1 --admin off --module-dir "$work/modules" \
   --protocol custom_protocol --handler echo > "$work/host.log" 2>&1 &
 host_pid=$!
