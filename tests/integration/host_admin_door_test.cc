@@ -198,7 +198,7 @@ TEST_CASE("admin: on a unix socket (mode 0600) reload needs no token") {
 
 TEST_CASE("admin: /healthz turns 503 when a stop begins, while --shutdown-delay keeps serving") {
   ModuleDir dir{"raw", "echo"};
-  HostProcess host(GEV_HOST_PATH, admin_args(dir, {"--shutdown-delay", "2500"}), 10000, 2);
+  HostProcess host(GEV_HOST_PATH, admin_args(dir, {"--shutdown-delay", "5000"}), 10000, 2);
   REQUIRE_MESSAGE(host.listening(), host.log());
   uint16_t port = host.port(0), admin = host.port(1);
   CHECK(wait_until([&] { return contains(http(admin, "GET", "/readyz"), "200 OK"); }));
@@ -216,7 +216,7 @@ TEST_CASE("admin: /healthz turns 503 when a stop begins, while --shutdown-delay 
   CHECK(during.echo("still") == "still");
   CHECK(before.echo("y") == "y");
   CHECK(host.wait_exit(15000) == 0);
-  CHECK(contains(host.log(), "stopping in 2500 ms"));
+  CHECK(contains(host.log(), "stopping in 5000 ms"));
   CHECK_FALSE(TestClient().connect(port));
 }
 
