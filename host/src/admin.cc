@@ -2,10 +2,6 @@
 // bodies are not accepted.
 #include "admin.h"
 
-#include "admin_http.h"
-
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gev/connection.h>
 #include <gev/log.h>
 #include <sys/socket.h>
@@ -16,8 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <optional>
 #include <string_view>
+
+#include "admin_http.h"
 
 namespace gev::host {
 

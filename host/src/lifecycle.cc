@@ -162,13 +162,6 @@ std::pair<LoadedModule*, std::shared_ptr<LoadedModule>> ModuleLifecycle::owner_o
   return {nullptr, nullptr};
 }
 
-std::map<std::string, size_t> ModuleLifecycle::live() const {
-  std::lock_guard lock(mu_);
-  std::map<std::string, size_t> out;
-  for (const LoadedModule* m : live_) ++out[m->name()];
-  return out;
-}
-
 std::vector<ModuleLifecycle::Instance> ModuleLifecycle::instances() const {
   std::lock_guard lock(mu_);
   std::vector<Instance> out;

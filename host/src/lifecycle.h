@@ -49,8 +49,7 @@ class ModuleLifecycle {
   // After Server::run() returned (or failed): every loop counts as exited.
   void server_stopped();
 
-  // Instances loaded (including retiring ones), per module name.
-  std::map<std::string, size_t> live() const;
+  // Every instance loaded (including retiring ones), by name and generation.
   struct Instance {
     std::string name;
     uint64_t generation;

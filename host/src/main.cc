@@ -23,6 +23,7 @@
 #include "lifecycle.h"
 #include "metrics.h"
 #include "module_loader.h"
+#include "reload_thread.h"
 #include "runtime.h"
 #include "systemd.h"
 
@@ -114,11 +115,8 @@ int main(int argc, char** argv) {
   gev::set_log_level(o.log_level);
   gev::host::AdminEndpoint::Settings admin_settings;
   admin_settings.request_timeout = std::chrono::milliseconds(o.admin_request_timeout_ms);
-  std::string admin_unix;  // --admin unix:PATH
-  if (o.admin.rfind("unix:", 0) == 0) {
-    admin_unix = o.admin.substr(5);
-    admin_settings.unix_socket = true;
-  }
+  // --admin unix:PATH (whether the admin is a unix socket is read from the socket served)
+  std::string admin_unix = o.admin.rfind("unix:", 0) == 0 ? o.admin.substr(5) : "";
   if (!o.admin_token_file.empty()) {
     std::string why;
     if (!gev::host::read_admin_token(o.admin_token_file, &admin_settings.token, &why)) {

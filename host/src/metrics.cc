@@ -146,12 +146,15 @@ std::string render_metrics(const MetricsSource& src) {
     family(out, "gev_module_generations_live", "gauge",
            "Loaded instances of each module: more than one while connections, timers or tasks "
            "still use an older generation.");
-    for (const auto& [name, n] : src.lifecycle->live())
+    std::vector<ModuleLifecycle::Instance> instances = src.lifecycle->instances();
+    std::map<std::string, uint64_t> live;  // instances per module name
+    for (const auto& i : instances) ++live[i.name];
+    for (const auto& [name, n] : live)
       sample(out, "gev_module_generations_live", label("module", name), n);
     family(out, "gev_module_connections", "gauge",
            "Open connections each loaded module instance serves, by generation: an older "
            "generation's count falls as its connections close (or move to the new one).");
-    for (const auto& i : src.lifecycle->instances())
+    for (const auto& i : instances)
       sample(out, "gev_module_connections",
              label("module", i.name) + "," + label("generation", std::to_string(i.generation)),
              static_cast<uint64_t>(std::max<int64_t>(0, i.connections)));

@@ -255,7 +255,7 @@ void Pipeline::count_handler(int64_t delta) {
 }
 
 void Pipeline::count(int64_t delta) {
-  handler_module_->host().open_conns.fetch_add(delta, std::memory_order_relaxed);
+  count_handler(delta);
   if (protocol_module_ != handler_module_)
     protocol_module_->host().open_conns.fetch_add(delta, std::memory_order_relaxed);
 }

@@ -38,7 +38,6 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   // conn_export here, conn_import there. A failure closes only `c`, with a log line.
   // False if it did not move.
   bool migrate(Connection& c, const std::shared_ptr<Pipeline>& next);
-  bool migrate_guarded(Connection& c, const std::shared_ptr<Pipeline>& next);
 
   const std::shared_ptr<LoadedModule>& protocol_module() const { return protocol_module_; }
   const std::shared_ptr<LoadedModule>& handler_module() const { return handler_module_; }
@@ -50,6 +49,7 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
  private:
   void count(int64_t delta);  // open connections, per module
   void count_handler(int64_t delta);
+  bool migrate_guarded(Connection& c, const std::shared_ptr<Pipeline>& next);
 
   std::shared_ptr<LoadedModule> protocol_module_;
   std::shared_ptr<LoadedModule> handler_module_;

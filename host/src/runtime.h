@@ -13,14 +13,14 @@
 #include <gev/server.h>
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "host_options.h"
@@ -85,7 +85,7 @@ class Runtime {
     std::vector<Refusal> refused;
   };
 
-  // Opens what changed, keeps what did not. A file that cannot be loaded, or two that
+  // runtime_stage.cc. Opens what changed, keeps what did not. A file that cannot be loaded, or two that
   // claim one name (unless [module.NAME] file = chooses), is refused with a log line;
   // the load fails only if a listener's module is missing, with the reason it was refused.
   bool stage(const HostOptions& next, uint64_t gen, Staged& out, std::string* error);
@@ -99,11 +99,24 @@ class Runtime {
                                          std::string* error) const;
   bool init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh, std::string* error);
   Switch& new_switch(std::shared_ptr<Pipeline> p);
-  Result reload_locked();
-  // Live migration: the connections of each `from` pipeline move to its `to`, on their
-  // loops; waits until every loop has done it. Returns what moved, for the message.
+  // Everything about a listener but what serves it: if this changes, the listener is
+  // replaced (opened anew, the old one closed) rather than switched.
+  static bool same_socket(const ListenerConfig& a, const ListenerConfig& b);
+  // How long a reload waits for a task on every loop (loop_init, moving connections).
+  static constexpr std::chrono::seconds kLoopWait{10};
+
   using Move = std::pair<std::shared_ptr<Pipeline>, std::shared_ptr<Pipeline>>;
+  // The reload itself; on success `moves` says which connections are to move.
+  Result reload_locked(std::vector<Move>& moves);
+  // runtime_swap.cc. Live migration: which running pipelines move their connections to
+  // which staged ones (module-wide state is handed over here, before the commit), and
+  // the move itself, on every loop; migrate waits until each loop has done it and says
+  // what moved, for the reload's message.
+  std::vector<Move> plan_moves(const HostOptions& next, const Staged& st);
   std::string migrate(std::vector<Move> moves);
+  // After the commit: connections on pipelines reload `gen` retired close at
+  // --reload-drain-timeout, after their goodbyes (each reload's deadline covers its own).
+  void arm_drain(uint64_t gen);
 
   std::vector<std::string> args_;
   HostOptions options_;
@@ -118,7 +131,6 @@ class Runtime {
   std::vector<Listener> listeners_;
   std::deque<Switch> switches_;  // every one ever made: the server refers to them
   std::vector<std::shared_ptr<Pipeline>> initial_;  // load() to listen()
-  std::vector<Move> pending_moves_;                 // reload_locked() to migrate()
 
   mutable std::mutex serving_mu_;  // listeners_ as read by serving()
   // stopping_, and what must not interleave with its change: a reload's commit and its
@@ -126,31 +138,6 @@ class Runtime {
   mutable std::mutex state_mu_;
   bool stopping_ = false;
   bool is_stopping() const;
-};
-
-// Runs reloads on a thread of its own (a reload waits for the loops, so it cannot run on
-// one), one after the other, and reports each to whoever asked.
-class ReloadThread {
- public:
-  explicit ReloadThread(Runtime& runtime);
-  ~ReloadThread();  // waits for the reload in progress; queued ones are refused
-  ReloadThread(const ReloadThread&) = delete;
-  ReloadThread& operator=(const ReloadThread&) = delete;
-
-  // Any thread. `done` runs on the reload thread (or at once, refused, after shutdown).
-  void request(std::function<void(const Runtime::Result&)> done);
-  // Finishes the reload in progress, refuses the queued ones and joins the thread.
-  void shutdown();
-
- private:
-  void run();
-
-  Runtime& runtime_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void(const Runtime::Result&)>> queue_;
-  bool quit_ = false;
-  std::thread thread_;
 };
 
 }  // namespace gev::host
