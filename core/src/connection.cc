@@ -96,17 +96,22 @@ void Connection::handle_io(uint32_t mask) {
 void Connection::handle_read() {
   uint8_t* buf = loop_.read_buffer();
   ssize_t n = ::read(fd_, buf, EventLoop::kReadBufferSize);
+  // Only an error or hang-up report gets here while paused, and it may come once (kqueue
+  // reports a change, not a state): keep the bytes for resume_reading and read on until
+  // the error or the end of input.
+  while (n > 0 && user_paused_ && state_ == State::kConnected) {
+    counters().bytes_in.add(static_cast<uint64_t>(n));
+    if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||
+        !in_.write(buf, static_cast<size_t>(n))) {
+      close_now(CloseReason::kInputOverflow);
+      return;
+    }
+    n = ::read(fd_, buf, EventLoop::kReadBufferSize);
+  }
   if (n > 0) {
     counters().bytes_in.add(static_cast<uint64_t>(n));
     last_active_ms_ = loop_.now_ms();
     if (state_ != State::kConnected) return;  // closing: input is no longer wanted
-    if (user_paused_) {
-      // Only a hang-up report gets here while paused: keep the bytes for resume_reading.
-      if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||
-          !in_.write(buf, static_cast<size_t>(n)))
-        close_now(CloseReason::kInputOverflow);
-      return;
-    }
     if (in_.empty()) {
       process({buf, static_cast<size_t>(n)}, false);
     } else if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||

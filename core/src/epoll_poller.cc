@@ -50,6 +50,8 @@ class EpollPoller final : public Poller {
     return n;
   }
 
+  int native_handle() const override { return epfd_; }
+
  private:
   void ctl(int op, int fd, uint32_t mask) {
     epoll_event ev{};

@@ -1,6 +1,16 @@
 // KqueuePoller: the BSD/macOS backend, written to the FreeBSD and macOS kqueue(2) man
-// pages. UNTESTED: this project builds and tests on Linux only, where this file cannot
-// be compiled; CMake selects it only where <sys/event.h> exists.
+// pages. On Linux CI it is compiled and tested against tests/kqueue_model, a model of
+// kqueue with the BSDs' strict semantics; it has not run on a BSD kernel here.
+//
+// kqueue keeps one knote per (fd, filter). Two habits of epoll do not carry over:
+//   - A deleted or disabled knote reports nothing, not even EOF, so an fd whose interest
+//     mask is empty (a paused connection) would never learn of a reset. The read knote
+//     therefore stays registered for as long as the fd is: level-triggered while the loop
+//     wants to read, otherwise EV_CLEAR with a "watch" udata, whose events are dropped
+//     here unless they carry EOF with an error (what poller.h asks of an empty mask).
+//   - Without an event list, kevent() stops at the first failing change and drops the
+//     rest. Every change is sent with EV_RECEIPT and its result is checked.
+#include <fcntl.h>
 #include <sys/event.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -15,33 +25,44 @@ namespace gev::detail {
 
 namespace {
 
+// udata of a read knote kept only to see errors and hang-ups.
+void* const kWatch = const_cast<char*>("watch");
+
 class KqueuePoller final : public Poller {
  public:
   KqueuePoller() : kq_(::kqueue()) {
     if (kq_ < 0) throw std::system_error(errno, std::generic_category(), "kqueue");
+    // kqueue() has no close-on-exec flag (FreeBSD 13's kqueuex() does; macOS has none).
+    ::fcntl(kq_, F_SETFD, FD_CLOEXEC);
     events_.resize(256);
   }
   ~KqueuePoller() override { ::close(kq_); }
 
-  void add(int fd, uint32_t mask) override { modify(fd, kNone, mask); }
-
-  // kqueue keeps one filter per direction, so a change of interest is a set of
-  // EV_ADD/EV_DELETE changes for the filters that differ.
-  void modify(int fd, uint32_t old_mask, uint32_t new_mask) override {
-    struct kevent changes[2];
-    int n = 0;
-    auto set = [&](uint32_t bit, int16_t filter) {
-      if ((old_mask & bit) == (new_mask & bit)) return;
-      uint16_t flags = (new_mask & bit) ? EV_ADD : EV_DELETE;
-      EV_SET(&changes[n++], fd, filter, flags, 0, 0, nullptr);
-    };
-    set(kReadable, EVFILT_READ);
-    set(kWritable, EVFILT_WRITE);
-    if (n > 0 && ::kevent(kq_, changes, n, nullptr, 0, nullptr) < 0 && errno != ENOENT)
-      throw std::system_error(errno, std::generic_category(), "kevent");
+  void add(int fd, uint32_t mask) override {
+    Changes c;
+    c.read(fd, mask);
+    if (mask & kWritable) c.add(fd, EVFILT_WRITE, EV_ADD, nullptr);
+    submit(c);
   }
 
-  void remove(int fd, uint32_t old_mask) override { modify(fd, old_mask, kNone); }
+  void modify(int fd, uint32_t old_mask, uint32_t new_mask) override {
+    Changes c;
+    if ((old_mask & kReadable) != (new_mask & kReadable)) {
+      // EV_ADD on an existing knote does not change its EV_CLEAR: replace the knote.
+      c.add(fd, EVFILT_READ, EV_DELETE, nullptr);
+      c.read(fd, new_mask);
+    }
+    if ((old_mask & kWritable) != (new_mask & kWritable))
+      c.add(fd, EVFILT_WRITE, (new_mask & kWritable) ? EV_ADD : EV_DELETE, nullptr);
+    submit(c);
+  }
+
+  void remove(int fd, uint32_t old_mask) override {
+    Changes c;
+    c.add(fd, EVFILT_READ, EV_DELETE, nullptr);
+    if (old_mask & kWritable) c.add(fd, EVFILT_WRITE, EV_DELETE, nullptr);
+    submit(c);
+  }
 
   int wait(std::span<PollEvent> out, int timeout_ms) override {
     if (events_.size() < out.size()) events_.resize(out.size());
@@ -54,16 +75,56 @@ class KqueuePoller final : public Poller {
     }
     // kqueue reports each filter separately: one fd may appear twice in a round. The
     // loop handles that (a second event for the same fd is a harmless re-check).
+    int count = 0;
     for (int i = 0; i < n; ++i) {
       const struct kevent& ev = events_[i];
-      uint32_t mask = ev.filter == EVFILT_READ ? kReadable : kWritable;
-      if (ev.flags & (EV_EOF | EV_ERROR)) mask |= kReadable | kWritable;
-      out[i] = {static_cast<int>(ev.ident), mask};
+      bool failed = (ev.flags & EV_ERROR) || ((ev.flags & EV_EOF) && ev.fflags != 0);
+      uint32_t mask;
+      if (ev.udata == kWatch) {
+        if (!failed) continue;  // readable or a clean EOF: the loop reads when it wants to
+        mask = kReadable | kWritable;
+      } else {
+        mask = ev.filter == EVFILT_READ ? kReadable : kWritable;
+        if (ev.flags & (EV_EOF | EV_ERROR)) mask |= kReadable | kWritable;
+      }
+      out[count++] = {static_cast<int>(ev.ident), mask};
     }
-    return n;
+    return count;
   }
 
+  int native_handle() const override { return kq_; }
+
  private:
+  struct Changes {
+    struct kevent list[3];
+    int n = 0;
+    void add(int fd, int16_t filter, uint16_t flags, void* udata) {
+      EV_SET(&list[n++], fd, filter, flags | EV_RECEIPT, 0, 0, udata);
+    }
+    // The read knote: level-triggered with read interest, else an EV_CLEAR watch.
+    void read(int fd, uint32_t mask) {
+      if (mask & kReadable)
+        add(fd, EVFILT_READ, EV_ADD, nullptr);
+      else
+        add(fd, EVFILT_READ, EV_ADD | EV_CLEAR, kWatch);
+    }
+  };
+
+  // One result per change (EV_RECEIPT, with room for all of them); a delete of a knote
+  // already gone is fine, any other failure is not.
+  void submit(Changes& c) {
+    struct kevent results[3];
+    timespec zero{0, 0};
+    int n = ::kevent(kq_, c.list, c.n, results, c.n, &zero);
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "kevent");
+    for (int i = 0; i < n; ++i) {
+      int err = static_cast<int>(results[i].data);
+      if (!(results[i].flags & EV_ERROR) || err == 0) continue;
+      if (err == ENOENT && (c.list[i].flags & EV_DELETE)) continue;
+      throw std::system_error(err, std::generic_category(), "kevent change");
+    }
+  }
+
   int kq_;
   std::vector<struct kevent> events_;
 };

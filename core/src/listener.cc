@@ -22,18 +22,78 @@ constexpr int kAcceptBatch = 64;  // per readiness report, so one busy listener 
 int open_spare() {
   return ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
+
+// Linux and FreeBSD set non-blocking and close-on-exec as the socket is made; macOS has
+// neither SOCK_NONBLOCK nor accept4(), so it sets them just after (GEV_MACOS_SOCKETS
+// compiles that path elsewhere, for the tests). An fd there is briefly inheritable by an
+// exec racing in another thread; gev-host does not exec.
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC) && !defined(GEV_MACOS_SOCKETS)
+constexpr bool kAtomicFlags = true;
+#else
+constexpr bool kAtomicFlags = false;
+#endif
+
+int set_flags(int fd, bool nonblock) {
+  if (nonblock && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) return -1;
+  return ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+int stream_socket(int family) {
+  if constexpr (kAtomicFlags) {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    return ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#endif
+  }
+  int fd = ::socket(family, SOCK_STREAM, 0);
+  if (fd >= 0 && set_flags(fd, true) < 0) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
+
+int accept_socket(int listen_fd, sockaddr* addr, socklen_t* len, bool nonblock) {
+  if constexpr (kAtomicFlags) {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    return ::accept4(listen_fd, addr, len, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
+#endif
+  }
+  int fd = ::accept(listen_fd, addr, len);
+  if (fd >= 0 && set_flags(fd, nonblock) < 0) {
+    int err = errno;
+    ::close(fd);
+    errno = err;
+    return -1;
+  }
+  return fd;
+}
 }  // namespace
 
+ReusePortOption reuseport_option() {
+#if defined(SO_REUSEPORT_LB)
+  return {SO_REUSEPORT_LB, "SO_REUSEPORT_LB", true};  // FreeBSD 12+: balances by hash
+#elif defined(__APPLE__) || defined(GEV_MACOS_SOCKETS)
+  return {SO_REUSEPORT, "SO_REUSEPORT", false};  // binds several, but one takes all
+#elif defined(__FreeBSD__)
+  return {SO_REUSEPORT, "SO_REUSEPORT", false};  // before 12: the last socket bound takes all
+#else
+  return {SO_REUSEPORT, "SO_REUSEPORT", true};  // Linux 3.9+: balances by hash
+#endif
+}
+
 int open_listen_socket(const SocketAddress& addr, bool reuse_port, int backlog) {
-  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = stream_socket(addr.family());
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+  ReusePortOption rp = reuseport_option();
+  if (reuse_port && ::setsockopt(fd, SOL_SOCKET, rp.name, &one, sizeof one) < 0) {
     int err = errno;
     ::close(fd);
-    throw std::system_error(err, std::generic_category(), "SO_REUSEPORT");
+    throw std::system_error(err, std::generic_category(), rp.label);
   }
   if (::bind(fd, addr.get(), addr.size()) < 0 || ::listen(fd, backlog) < 0) {
     int err = errno;
@@ -90,7 +150,7 @@ void Listener::handle_io(uint32_t) {
   for (int i = 0; i < kAcceptBatch && fd_ >= 0; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept_socket(fd_, reinterpret_cast<sockaddr*>(&ss), &len, true);
     if (fd >= 0) {
       int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -120,7 +180,7 @@ void Listener::on_fd_exhausted(int err) {
   // close instead of waiting in the backlog, and level-triggered readiness clears.
   if (spare_fd_ >= 0) {
     ::close(spare_fd_);
-    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    int fd = accept_socket(fd_, nullptr, nullptr, false);
     if (fd >= 0) ::close(fd);
     spare_fd_ = open_spare();
     if (fd >= 0) return;

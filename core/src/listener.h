@@ -12,6 +12,17 @@
 
 namespace gev::detail {
 
+// The socket option that gives each loop its own listening socket on one port, and
+// whether the kernel balances connections across such sockets: Linux does
+// (SO_REUSEPORT), FreeBSD 12+ does with SO_REUSEPORT_LB, macOS and older FreeBSD do not
+// (one socket takes every connection), and there the server keeps one acceptor instead.
+struct ReusePortOption {
+  int name;
+  const char* label;
+  bool balances;
+};
+ReusePortOption reuseport_option();
+
 // Opens, binds and listens (non-blocking, close-on-exec, SO_REUSEADDR, optionally
 // SO_REUSEPORT). Throws std::system_error naming the address.
 int open_listen_socket(const SocketAddress& addr, bool reuse_port, int backlog);

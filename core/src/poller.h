@@ -10,6 +10,17 @@ namespace gev::detail {
 
 // Neutral readiness mask. Backends report error and hang-up as kReadable|kWritable so
 // the read path sees them (read returns 0 or the error).
+//
+// An fd stays registered, and watched for errors, whatever its mask. With kReadable
+// absent (an empty mask, or kWritable alone: a connection paused by its handler or by
+// backpressure) a backend must still report an error on the fd, a peer's reset above
+// all, as kReadable|kWritable, so that a paused connection learns its peer is gone; it
+// may report a hang-up the same way (epoll reports EPOLLHUP); it must not report plain
+// readability or a clean end of input, which wait until kReadable returns. Such a report
+// may come only once (kqueue's comes on the change), so its reader reads until the error
+// or end of input (Connection::handle_read does). epoll does
+// this by itself; kqueue, whose deleted knotes report nothing, keeps a read knote
+// (kqueue_poller.cc).
 enum : uint32_t { kNone = 0, kReadable = 1u << 0, kWritable = 1u << 1 };
 
 struct PollEvent {
@@ -29,6 +40,8 @@ class Poller {
   // Waits up to timeout_ms (-1: forever) and fills `out`; returns the count (0 on timeout
   // or EINTR).
   virtual int wait(std::span<PollEvent> out, int timeout_ms) = 0;
+  // The epoll or kqueue descriptor (tests reach behind the poller with it).
+  virtual int native_handle() const = 0;
 };
 
 std::unique_ptr<Poller> make_poller();

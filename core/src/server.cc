@@ -60,6 +60,11 @@ size_t Server::add_listener(Handler& handler, Options options, Protocol* protoco
   auto entry = std::make_unique<ListenerEntry>();
   options.loops = options_.loops;
   if (options.listen_fd >= 0) options.reuse_port = false;  // one socket: the adopted one
+  if (options.reuse_port && !detail::reuseport_option().balances) {
+    GEV_WARN("%s: %s does not spread connections on this platform; one acceptor instead",
+             options.address.c_str(), detail::reuseport_option().label);
+    options.reuse_port = false;
+  }
   if (options.write_low_water > options.write_high_water)
     options.write_low_water = options.write_high_water;
   if (!protocol) {
@@ -148,8 +153,8 @@ void Server::start_listeners(ListenerEntry& entry) {
     detail::Listener* l = entry.sockets[i].get();
     owner.queue_in_loop([l] { l->start(); });
   }
-  GEV_INFO("listening on %s (%zu loops%s)", entry.bound.to_string().c_str(), options_.loops,
-           o.reuse_port ? ", SO_REUSEPORT" : "");
+  GEV_INFO("listening on %s (%zu loops%s%s)", entry.bound.to_string().c_str(), options_.loops,
+           o.reuse_port ? ", " : "", o.reuse_port ? detail::reuseport_option().label : "");
 }
 
 // On the acceptor loop. A reuse_port socket belongs to its own loop.
