@@ -1,13 +1,21 @@
 # gev-sdk CMake package: the module ABI headers and gev_add_module().
 #   find_package(gev-sdk REQUIRED)
 #   gev_add_module(my_protocol my_protocol.cc)   # builds my_protocol.so
+# Works for C++ (C++20 for the gev/sdk/cpp helpers) and for plain C projects.
 get_filename_component(_gev_sdk_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
 
 if(NOT TARGET gev::sdk)
   add_library(gev::sdk INTERFACE IMPORTED)
   set_target_properties(gev::sdk PROPERTIES
-    INTERFACE_INCLUDE_DIRECTORIES "${_gev_sdk_prefix}/include"
-    INTERFACE_COMPILE_FEATURES cxx_std_20)
+    INTERFACE_INCLUDE_DIRECTORIES "${_gev_sdk_prefix}/include")
+  # The C++ helpers (gev/sdk/cpp/*.h) need C++20. Asked of a project that has not enabled
+  # CXX (a module in plain C: the gev/sdk/*.h headers are C), the feature would stop the
+  # generate step ("No known features for CXX compiler"), so it is only set with CXX.
+  get_property(_gev_sdk_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  if(CXX IN_LIST _gev_sdk_languages)
+    set_property(TARGET gev::sdk PROPERTY INTERFACE_COMPILE_FEATURES cxx_std_20)
+  endif()
+  unset(_gev_sdk_languages)
 endif()
 
 # Builds one module .so (no "lib" prefix) with the flags every module needs: hidden
