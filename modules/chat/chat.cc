@@ -6,23 +6,31 @@
 //   --module-opt chat.max_message_len=4096  longer text closes that member with 1009
 //   --module-opt chat.announce=1            "* #ID joined (N online)" / "* #ID left ..."
 //
+// A member may give a name on the upgrade, /ws?name=alice (percent-encoded UTF-8, at
+// most 64 bytes are kept, control characters dropped): its notices then read
+// "* alice (#ID) joined (N online)". The name is only for the notices; messages are
+// whatever text the member sends (the page writes "name: text").
+//
 // Only the upgrade on /ws joins; other paths get 404. A binary message closes with 1003
 // (the room is text). Fan-out without locks in the module: see room.h.
 //
 // A reload that replaces chat.so moves every member to the new instance (live
 // migration, kAdopts): conn_export takes the member out of the old room, conn_import puts
 // it in the new one, silently. A message the old instance relays at the instant of the
-// swap reaches the members it still holds.
+// swap reaches the members it still holds. A member's name moves with it.
 #include <gev/sdk/cpp/module.h>
 #include <gev/sdk/cpp/websocket.h>
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
-#include "chat_page.h"  // generated: kChatPage
+#include "../websocket/utf8.h"  // header-only: gev::ws::Utf8Validator
+#include "chat_page.h"          // generated: kChatPage
 #include "room.h"
 
 namespace {
@@ -32,6 +40,59 @@ namespace {
 #endif
 constexpr const char* kName = "chat";
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
+constexpr size_t kMaxName = 64;  // bytes of UTF-8
+
+int hex_digit(char ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+// A name as the notices show it: control characters dropped, spaces trimmed, cut to
+// kMaxName bytes at a character boundary; "" unless it is valid UTF-8 (a notice is a
+// WebSocket text message).
+std::string clean_name(std::string_view raw) {
+  std::string name;
+  for (char ch : raw)
+    if (static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f) name += ch;
+  gev::ws::Utf8Validator utf8;
+  if (!utf8.feed(reinterpret_cast<const uint8_t*>(name.data()), name.size()) || !utf8.complete())
+    return {};
+  size_t end = name.size();
+  if (end > kMaxName) {
+    end = kMaxName;
+    while (end > 0 && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
+  }
+  size_t begin = 0;
+  while (begin < end && name[begin] == ' ') ++begin;
+  while (end > begin && name[end - 1] == ' ') --end;
+  return name.substr(begin, end - begin);
+}
+
+// The `name` parameter of an upgrade's query string, percent-decoded ('+' is a space).
+std::string query_name(std::string_view query) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (!param.starts_with("name=")) continue;
+    param.remove_prefix(5);
+    std::string decoded;
+    for (size_t i = 0; i < param.size(); ++i) {
+      int hi = param[i] == '%' && i + 2 < param.size() ? hex_digit(param[i + 1]) : -1;
+      int lo = hi >= 0 ? hex_digit(param[i + 2]) : -1;
+      if (lo >= 0) {
+        decoded += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      } else {
+        decoded += param[i] == '+' ? ' ' : param[i];  // a stray '%' stays as it is
+      }
+    }
+    return clean_name(decoded);
+  }
+  return {};
+}
 
 class Chat : public gev::sdk::Handler {
  public:
@@ -67,21 +128,22 @@ class Chat : public gev::sdk::Handler {
   }
 
   static constexpr bool kAdopts = true;
-  // A member leaves this instance's room without a word...
+  // A member leaves this instance's room without a word ("m" and its name)...
   gev_status conn_export(gev::sdk::Conn c, gev::sdk::Writer& w) override {
     if (!c.context()) return GEV_OK;  // not a member (a page fetch, a handshake under way)
+    std::string state = "m" + take_name(c.id());
     room_.leave(c);
     online_.fetch_sub(1, std::memory_order_relaxed);
-    static constexpr uint8_t kMember[] = {'m'};
-    return w.append(std::span<const uint8_t>(kMember));
+    return w.append(gev::sdk::bytes(std::string_view(state)));
   }
-  // ... and joins the new instance's.
+  // ... and joins the new instance's (an older build's state is "m" alone: no name).
   gev_status conn_import(gev::sdk::Conn c, gev_bytes state) override {
     if (state.len == 0) return GEV_OK;
     chat::Loop* loop = room_.find(c.loop());
     if (!loop) return GEV_ERR_MODULE;
     room_.join(*loop, c);
     online_.fetch_add(1, std::memory_order_relaxed);
+    set_name(c.id(), clean_name(gev::sdk::view(state).substr(1)));
     return GEV_OK;
   }
 
@@ -89,9 +151,10 @@ class Chat : public gev::sdk::Handler {
     auto* m = static_cast<chat::Member*>(c.context());
     if (!m) return;  // never joined (a page fetch, a refused upgrade)
     uint64_t id = m->id;
+    std::string name = take_name(id);
     room_.leave(c);
     uint64_t now = online_.fetch_sub(1, std::memory_order_relaxed) - 1;
-    if (announce_) room_.broadcast(notice(id, "left", now));
+    if (announce_) room_.broadcast(notice(id, name, "left", now));
   }
 
  private:
@@ -113,8 +176,10 @@ class Chat : public gev::sdk::Handler {
       return gev::sdk::ws::respond(reply, 503, "chat unavailable\n");
     }
     room_.join(*loop, c);
+    std::string name = query_name(req.query());
+    set_name(c.id(), name);
     uint64_t now = online_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (announce_) room_.broadcast(notice(c.id(), "joined", now));
+    if (announce_) room_.broadcast(notice(c.id(), name, "joined", now));
     return GEV_OK;
   }
 
@@ -126,14 +191,36 @@ class Chat : public gev::sdk::Handler {
     return GEV_OK;
   }
 
-  static std::string notice(uint64_t id, const char* what, uint64_t online) {
-    return "* #" + std::to_string(id) + " " + what + " (" + std::to_string(online) + " online)";
+  // "* #ID joined (N online)", or with a name "* NAME (#ID) joined (N online)".
+  static std::string notice(uint64_t id, const std::string& name, const char* what,
+                            uint64_t online) {
+    std::string who =
+        name.empty() ? "#" + std::to_string(id) : name + " (#" + std::to_string(id) + ")";
+    return "* " + who + " " + what + " (" + std::to_string(online) + " online)";
+  }
+
+  // Members' names by connection id: touched at join and leave only, from every loop,
+  // hence the one lock (the fan-out itself takes none).
+  void set_name(uint64_t id, std::string name) {
+    if (name.empty()) return;
+    std::lock_guard lock(names_mu_);
+    names_[id] = std::move(name);
+  }
+  std::string take_name(uint64_t id) {
+    std::lock_guard lock(names_mu_);
+    auto it = names_.find(id);
+    if (it == names_.end()) return {};
+    std::string name = std::move(it->second);
+    names_.erase(it);
+    return name;
   }
 
   chat::Room room_;
   uint64_t max_len_ = 0;
   bool announce_ = true;
   std::atomic<uint64_t> online_{0};
+  std::mutex names_mu_;
+  std::unordered_map<uint64_t, std::string> names_;
   const std::string too_long_;
   const std::string text_only_;
 };
