@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -54,7 +55,7 @@ bool parse_flags(int argc, char** argv, Options& o) {
     bool ok = true;
     if (flag == "--help" || flag == "-h") {
       usage(argv[0], stdout);
-      return false;
+      std::exit(0);
     } else if (flag == "--reuseport") {
       o.reuse_port = true;
     } else if (flag == "--port") {

@@ -30,6 +30,14 @@ struct Server::ListenerEntry {
   size_t next_loop = 0;  // round-robin cursor (acceptor thread)
 };
 
+namespace {
+// "listener main: " for the log, or nothing for a listener without a name.
+std::string label(const detail::Service& service) {
+  const std::string& name = service.options.name;
+  return name.empty() ? std::string() : name + ": ";
+}
+}  // namespace
+
 Server::Server(Options options) : options_(std::move(options)) {
   options_.loops = resolve_loop_count(options_.loops);
   for (size_t i = 0; i < options_.loops; ++i) {
@@ -56,7 +64,7 @@ void Server::start_listener(size_t listener) {
 }
 
 size_t Server::add_listener(Handler& handler, Options options, Protocol* protocol, bool start) {
-  if (stop_requested_.load()) throw std::logic_error("gev: add_listener during a stop");
+  if (stop_requested_.load()) throw std::logic_error("add_listener during a stop");
   auto entry = std::make_unique<ListenerEntry>();
   options.loops = options_.loops;
   if (options.listen_fd >= 0) options.reuse_port = false;  // one socket: the adopted one
@@ -94,7 +102,7 @@ void Server::remove_listener(size_t listener, std::function<void()> done) {
   if (!started_.load()) return;
   main_loop_->run_in_loop([this, &e, done = std::move(done)] {
     stop_listeners(e);
-    GEV_INFO("closed listener %s", e.bound.to_string().c_str());
+    GEV_INFO("%sclosed %s", label(*e.service).c_str(), e.bound.to_string().c_str());
     if (!done) return;
     // A connection accepted before the stop is queued on its loop (reuse_port: the stop
     // itself is): one more task on every loop comes after all of them.
@@ -153,7 +161,7 @@ void Server::start_listeners(ListenerEntry& entry) {
     detail::Listener* l = entry.sockets[i].get();
     owner.queue_in_loop([l] { l->start(); });
   }
-  GEV_INFO("listening on %s (%zu loops%s%s)", entry.bound.to_string().c_str(), options_.loops,
+  GEV_INFO("%slistening on %s (%zu loops%s%s)", label(*entry.service).c_str(), entry.bound.to_string().c_str(), options_.loops,
            o.reuse_port ? ", " : "", o.reuse_port ? detail::reuseport_option().label : "");
 }
 
@@ -171,7 +179,7 @@ void Server::open_listeners(ListenerEntry& entry) {
   const Options& o = entry.service->options;
   std::optional<SocketAddress> addr = SocketAddress::parse(o.address);
   if (!addr && o.listen_fd < 0)
-    throw std::invalid_argument("gev: bad listen address '" + o.address + "'");
+    throw std::invalid_argument("bad listen address '" + o.address + "'");
   ListenerEntry* e = &entry;
   if (!o.reuse_port) {
     int fd = o.listen_fd;
@@ -204,7 +212,7 @@ void Server::spawn_workers() {
 }
 
 void Server::start() {
-  if (started_.exchange(true)) throw std::logic_error("gev: Server started twice");
+  if (started_.exchange(true)) throw std::logic_error("Server started twice");
   listen();
   spawn_workers();
   main_thread_ = std::thread([this] {
@@ -214,7 +222,7 @@ void Server::start() {
 }
 
 void Server::run() {
-  if (started_.exchange(true)) throw std::logic_error("gev: Server started twice");
+  if (started_.exchange(true)) throw std::logic_error("Server started twice");
   // The signal pipe first, then the listeners: once "listening on" is logged the process
   // holds every descriptor it keeps (a test that counts them from then on saw the pipe
   // appear after its baseline on a busy machine, and took it for a leak).
@@ -352,7 +360,7 @@ void Server::close_and_drain() {
   {
     std::lock_guard lock(listeners_mu_);
     for (auto& entry : listeners_) {
-      GEV_INFO("stopping %s", entry->bound.to_string().c_str());
+      GEV_INFO("%sstopping %s", label(*entry->service).c_str(), entry->bound.to_string().c_str());
       stop_listeners(*entry);  // a reuse_port socket stops on its loop, before its drain
     }
   }
@@ -395,8 +403,10 @@ void Server::finish() {
   threads_.clear();
   {
     std::lock_guard lock(listeners_mu_);
-    for (auto& entry : listeners_) entry->sockets.clear();
-    GEV_INFO("stopped %s", listeners_.empty() ? "" : listeners_[0]->bound.to_string().c_str());
+    for (auto& entry : listeners_) {
+      entry->sockets.clear();
+      GEV_INFO("%sstopped %s", label(*entry->service).c_str(), entry->bound.to_string().c_str());
+    }
   }
   std::lock_guard lock(done_mu_);
   done_ = true;

@@ -2,11 +2,15 @@
 #include "host_options.h"
 
 #include <gev/sdk/gev_abi.h>
+#include <gev/socket_address.h>
 
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
+
+#include "config_lines.h"
 
 namespace gev::host {
 
@@ -85,6 +89,31 @@ std::string apply_section_key(const std::string& key, const std::string& value,
   return ok ? "" : "bad value '" + value + "' for '" + key + "'";
 }
 
+bool is_listener_field(const std::string& f) {
+  return f == "listen" || f == "protocol" || f == "handler" || f == "reuseport" ||
+         f == "idle-timeout" || f == "max-connections";
+}
+
+// A section's key that is really a top-level option written after a [section] (the INI
+// format has no way back to the top level): an error, not a key of that section.
+std::string misplaced(const std::string& key, const po::options_description& desc) {
+  size_t first = key.find('.'), last = key.rfind('.');
+  if (first == std::string::npos || first == last) return "";
+  std::string section = key.substr(0, last), field = key.substr(last + 1);
+  if (key.compare(0, 9, "listener.") == 0 && is_listener_field(field)) return "";
+  if (!desc.find_nothrow(field, false)) return "";
+  return "'" + field + "' is a top-level option, but it is written in [" + section +
+         "]: top-level options go before the first [section]";
+}
+
+// --listen and a [listener.NAME] listen: an address gev can bind.
+std::string check_address(const std::string& address) {
+  if (SocketAddress::parse(address)) return "";
+  return "'" + address +
+         "' is not HOST:PORT (HOST an IPv4 address, [IPv6 address], localhost or empty for "
+         "all; PORT 0-65535)";
+}
+
 }  // namespace
 
 int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error_out) {
@@ -145,20 +174,27 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
   po::variables_map vm;
   std::map<std::string, ListenerConfig> file_listeners;
   std::vector<std::string> order;
+  ConfigLines lines;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
     if (vm.count("config")) {
       config_file = vm["config"].as<std::string>();
-      std::ifstream in(config_file);
-      if (!in) {
+      std::ifstream file(config_file);
+      if (!file) {
         return fail("--config: cannot read '" + config_file + "'");
       }
+      std::stringstream text;
+      text << file.rdbuf();
+      std::istringstream scan_in(text.str()), in(text.str());
+      lines = scan_config(scan_in);
       po::parsed_options parsed = po::parse_config_file(in, desc, /*allow_unregistered=*/true);
       for (const po::option& opt : parsed.options) {
         if (!opt.unregistered) continue;
-        std::string value = opt.value.empty() ? "" : opt.value[0];
-        std::string error = apply_section_key(opt.string_key, value, file_listeners, order, o);
-        if (!error.empty()) return fail(config_file + ": " + error);
+        std::string value = unquote(opt.value.empty() ? "" : opt.value[0]);
+        std::string error = misplaced(opt.string_key, desc);
+        if (error.empty())
+          error = apply_section_key(opt.string_key, value, file_listeners, order, o);
+        if (!error.empty()) return fail(lines.where(config_file, opt.string_key) + ": " + error);
       }
       po::store(parsed, vm);  // command-line values stored first win
     }
@@ -206,9 +242,15 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
         return fail(config_file + ": [listener." + name + "] needs '" + field + "'");
       }
     }
+    if (std::string bad = check_address(l.listen); !bad.empty())
+      return fail(lines.where(config_file, "listener." + name + ".listen") + ": [listener." +
+                  name + "] listen: " + bad);
     o.listeners.push_back(l);
   }
-  if (o.listeners.empty() || !vm["listen"].defaulted()) o.listeners.push_back(cli);
+  if (o.listeners.empty() || !vm["listen"].defaulted()) {
+    if (std::string bad = check_address(cli.listen); !bad.empty()) return fail("--listen: " + bad);
+    o.listeners.push_back(cli);
+  }
   if (!module_dir.empty()) o.module_dir = module_dir;
   return 0;
 }

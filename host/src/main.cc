@@ -153,6 +153,13 @@ int main(int argc, char** argv) {
   int rc = 0;
   // Sized once the server has resolved its loop count; its loops' timers point into it.
   std::unique_ptr<std::atomic<int64_t>[]> lag;
+  // A start-up error is the last line, after the modules' unloading.
+  struct LastWords {
+    std::string text;
+    ~LastWords() {
+      if (!text.empty()) std::fprintf(stderr, "gev-host: %s\n", text.c_str());
+    }
+  } last_words;
   {
     gev::Server server(server_options);
     // Whatever way this block ends, the loops have stopped before the server dies: a
@@ -169,9 +176,10 @@ int main(int argc, char** argv) {
     // Load every module and resolve every listener before anything listens (or takes a
     // socket from a running host): a missing module is a start-up error.
     std::string error;
-    if (!runtime.load(server, &error)) {
-      std::fprintf(stderr, "gev-host: %s\n", error.c_str());
-      return 1;
+    bool bad_options = false;
+    if (!runtime.load(server, &error, &bad_options)) {
+      last_words.text = error;
+      return bad_options ? 2 : 1;
     }
     // Inherited listening sockets: from the gev-host we take over from, or from systemd.
     gev::host::Takeover takeover;
@@ -206,6 +214,7 @@ int main(int argc, char** argv) {
         if (::getsockname(ao.listen_fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
           admin.set_unix_socket(ss.ss_family == AF_UNIX);
       }
+      ao.name = "admin";
       ao.idle_timeout = std::chrono::seconds(30);  // (requests have their own deadline)
       // The endpoint keeps its own 64 slots (evicting the longest idle); this only
       // bounds connections evicted but not closed yet.

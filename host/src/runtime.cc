@@ -22,6 +22,7 @@ namespace {
 gev::Options listener_options(const ListenerConfig& l, size_t loops) {
   gev::Options so;
   so.address = l.listen;
+  so.name = "listener " + l.name;
   so.loops = loops;
   so.reuse_port = l.reuse_port;
   so.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms);
@@ -54,11 +55,14 @@ Switch& Runtime::new_switch(std::shared_ptr<Pipeline> p) {
   return switches_.emplace_back(std::move(p));
 }
 
-bool Runtime::load(Server& server, std::string* error) {
+bool Runtime::load(Server& server, std::string* error, bool* bad_options) {
   server_ = &server;
   lifecycle_.set_loops(server.loops());
   Staged st;
-  if (!stage(options_, generation_, st, error)) return false;
+  if (!stage(options_, generation_, st, error)) {
+    if (bad_options) *bad_options = st.bad_options;
+    return false;
+  }
   modules_ = st.modules;
   initial_ = st.pipelines;
   // loop_init on every loop's own thread, queued ahead of the listeners' start.

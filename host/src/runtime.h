@@ -39,8 +39,9 @@ class Runtime {
 
   // Start-up, before server.run(): loads the modules (a broken one is refused with a log
   // line, the rest load), queues loop_init on every loop and resolves every listener's
-  // pipeline. False when a listener lacks a module: print *error and exit 1.
-  bool load(Server& server, std::string* error);
+  // pipeline. False when a listener lacks a module (print *error and exit 1) or when
+  // options name a module that is not there (*bad_options: exit 2, an option error).
+  bool load(Server& server, std::string* error, bool* bad_options = nullptr);
   // Then adds every listener to the server (inherited_fd(listener): a socket from systemd
   // or a previous gev-host, or -1 to bind).
   void listen(const std::function<int(const ListenerConfig&)>& inherited_fd);
@@ -83,6 +84,7 @@ class Runtime {
     std::vector<std::shared_ptr<LoadedModule>> fresh;  // opened by this load
     std::vector<std::shared_ptr<Pipeline>> pipelines;  // per listener in the new options
     std::vector<Refusal> refused;
+    bool bad_options = false;  // the options name a module that is not there
   };
 
   // runtime_stage.cc. Opens what changed, keeps what did not. A file that cannot be loaded, or two that

@@ -135,6 +135,22 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, Staged& out, std::str
     GEV_INFO("loaded module %s %s from %s (generation %llu)", name.c_str(),
              m->descriptor().version, m->source().c_str(), static_cast<unsigned long long>(gen));
   }
+  // Options for a module that no file provides are a mistake in the options (a misspelt
+  // name, a module not installed), not something to ignore.
+  for (const auto& [name, opts] : next.module_opts) {
+    bool known = out.modules.count(name) > 0 ||
+                 std::any_of(out.refused.begin(), out.refused.end(), [&](const Refusal& r) {
+                   return r.name == name || (r.name.empty() && r.file.stem() == name);
+                 });
+    if (known) continue;
+    std::string here;
+    for (const auto& [n, m] : out.modules) here += (here.empty() ? "" : ", ") + n;
+    *error = "options for module '" + name + "' (--module-opt " + name + "." +
+             (opts.empty() ? "KEY" : opts.begin()->first) + "=..., or [module." + name + "]), but no module is named '" +
+             name + "' in " + next.module_dir.string() + " (there: " + here + ")";
+    out.bad_options = true;
+    return false;
+  }
   // Only what a listener uses can fail the load: a stray file costs its own line.
   for (const ListenerConfig& l : next.listeners) {
     std::shared_ptr<Pipeline> p = pipeline_for(l, out, next.module_dir, error);
@@ -156,14 +172,17 @@ std::shared_ptr<Pipeline> Runtime::pipeline_for(const ListenerConfig& l, const S
   std::shared_ptr<LoadedModule> handler = find(l.handler, false);
   if (!protocol || !handler) {
     const std::string& name = protocol ? l.handler : l.protocol;
-    std::string missing = "listener '" + l.name + "': no " + (protocol ? "handler" : "protocol") +
-                          " module named '" + name + "' in " + module_dir.string();
-    // Why, if a file that would have been it was refused: the module's own reason first.
-    error->clear();
+    const char* kind = protocol ? "handler" : "protocol";
+    // Why, if a file that would have been it was refused: in the module's own words.
+    std::string why;
     for (const Refusal& r : s.refused)
       if (r.name == name || (r.name.empty() && r.file.stem() == name))
-        *error += "refused module " + r.file.string() + ": " + r.why + "; ";
-    *error += missing;
+        why += (why.empty() ? "" : "; ") + ("refused module " + r.file.string() + ": " + r.why);
+    if (!why.empty())
+      *error = why + " (listener '" + l.name + "' needs '" + name + "' as its " + kind + ")";
+    else
+      *error = "listener '" + l.name + "': no " + kind + " module named '" + name + "' in " +
+               module_dir.string();
     return nullptr;
   }
   // A listener whose modules are the same instances keeps its pipeline (and its

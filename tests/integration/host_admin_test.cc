@@ -106,7 +106,7 @@ TEST_CASE("a bad config line is reported with the file and the option before any
   HostProcess host(GEV_HOST_PATH, {"--config", conf.string(), "--module-dir", dir.path.string()});
   CHECK_FALSE(host.listening());
   CHECK(host.wait_exit() == 2);
-  CHECK(contains(host.log(), conf.string() + ": unknown option 'listener.x.protocl'"));
+  CHECK(contains(host.log(), conf.string() + ":3: unknown option 'listener.x.protocl'"));
 
   { std::ofstream(conf) << "loops = lots\n"; }
   HostProcess host2(GEV_HOST_PATH, {"--config", conf.string()});

@@ -180,7 +180,8 @@ TEST_CASE("length_field: a bad config refuses the module, naming the option") {
     CHECK(contains(log, bad.named));
     CHECK(contains(
         log, "refused module " + (dir.path / "length_field.so").string() + ": create() failed"));
-    CHECK(contains(log, "no protocol module named 'length_field'"));
+    CHECK(contains(log, "(listener 'main' needs 'length_field' as its protocol)"));
+    CHECK_FALSE(contains(log, "no protocol module named"));
   }
 }
 

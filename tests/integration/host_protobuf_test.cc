@@ -169,6 +169,6 @@ TEST_CASE("protobuf: a bad config refuses the module, naming the option") {
     INFO(log);
     CHECK((contains(log, "protobuf.max_frame must be at least 2") ||
            contains(log, "unknown option protobuf.max_size")));
-    CHECK(contains(log, "no protocol module named 'protobuf'"));
+    CHECK(contains(log, "(listener 'main' needs 'protobuf' as its protocol)"));
   }
 }

@@ -74,7 +74,7 @@ TEST_CASE("reload: a stray file or a backup copy jams nothing; two claims on a u
   CHECK_MESSAGE(contains(r, "500 Internal Server Error"), r);
   CHECK(contains(r, (dir.path / "echo-backup.so").string() + " and " +
                         (dir.path / "echo.so").string() + " both claim the name 'echo'"));
-  CHECK(contains(r, "listener 'main': no handler module named 'echo'"));
+  CHECK(contains(r, "(listener 'main' needs 'echo' as its handler)"));
   CHECK(contains(r, "generation 3 keeps serving"));
   CHECK(held.echo("b\n") == "b\n");
   // The config says which: served by that file.

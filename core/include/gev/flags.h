@@ -7,8 +7,9 @@
 
 namespace gev {
 
-// Applies the flags to `options`. On --help prints usage and returns false; on a bad
-// flag prints the reason and usage to stderr and returns false.
+// Applies the flags to `options`. On --help prints usage to stdout and exits with
+// status 0 (as gflags and getopt-based tools do); on a bad flag prints the reason and
+// usage to stderr and returns false (exit 2 is the convention).
 bool parse_flags(int argc, char** argv, Options& options);
 
 }  // namespace gev

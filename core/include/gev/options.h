@@ -22,6 +22,7 @@ struct Options {
   // socket activation, a hand-off from another process). The server owns it from
   // start() on. With reuse_port the one socket is still served from the acceptor loop.
   int listen_fd = -1;
+  std::string name;  // what the log calls this listener ("listener main", "admin"); may be empty
   size_t loops = 0;         // 0: one per CPU
   bool reuse_port = false;  // a listen socket per loop, kernel balances
   int backlog = 1024;
