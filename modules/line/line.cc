@@ -6,8 +6,8 @@
 //   --module-opt line.max_length=N      longest line, delimiter excluded (default 64 KiB)
 //
 // A connection that sends more than max_length bytes without a delimiter gets a decode
-// error (the host closes it). An empty line is delivered with empty data; since an empty
-// reply means "no reply" in the handler ABI, echo answers it with nothing.
+// error (the host closes it). An empty line is delivered with empty data, and echo
+// answers it with an empty line (a non-NULL reply of length 0 is an empty message).
 #include <gev/sdk/cpp/module.h>
 
 #include <algorithm>

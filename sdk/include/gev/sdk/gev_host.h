@@ -101,7 +101,7 @@ typedef struct gev_host_api {
                         void* arg);
 
   /* ---- metrics ---- */
-  /* [create only] Defines a counter (monotonic) or gauge exported as gev_module_<name>. */
+  /* [create only] Defines a counter (monotonic) or gauge exported as gev_module_<module>_<name>. */
   gev_metric* (*metric_define)(gev_host* host, const char* name, const char* help,
                                int32_t is_gauge);
   /* [any] Adds delta (a gauge may go down). */

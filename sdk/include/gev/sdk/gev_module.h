@@ -38,8 +38,9 @@ typedef struct gev_module_descriptor {
   uint32_t kind;       /* GEV_MODULE_PROTOCOL and/or GEV_MODULE_HANDLER */
   const char* name;    /* unique among loaded modules; what configs refer to */
   const char* version; /* free text, logged */
-  /* Makes the module's state from its config. NULL out_state is fine for stateless
-   * modules. A status other than GEV_OK refuses the module (log why first). */
+  /* Required, as destroy is (a descriptor without them is refused). Makes the module's
+   * state from its config; leaving *out_state NULL is fine for stateless modules. A
+   * status other than GEV_OK refuses the module (log why first). */
   gev_status (*create)(const gev_host_api* host, const gev_config* config, void** out_state);
   /* Once nothing uses this instance any more (at stop, or after a reload replaced it
    * and its last connection, timer and task are gone), after loop_fini on every loop.

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# scripts/run as a newcomer meets it: it builds only what it serves (build/run holds
+# gev-host, the built-in modules and frame_client, and no test or benchmark), serves the
+# shipped config, and each "try:" line it prints works as printed. Ctrl-C stops it
+# gracefully (exit 0). It binds the shipped config's fixed ports (1833, 1834, 8080, 9091).
+# usage: scripts_run_test.sh SOURCE_DIR
+set -uo pipefail
+cd "$1"
+log=$(mktemp)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && pkill -INT -P "$pid" 2>/dev/null
+  [ -n "$pid" ] && wait "$pid" 2>/dev/null
+  rm -f "$log"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; echo "--- scripts/run output ---"; cat "$log"; exit 1; }
+
+setsid scripts/run >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1200); do  # the build comes first: up to 10 minutes
+  grep -q "try: curl" "$log" && break
+  kill -0 "$pid" 2>/dev/null || fail "scripts/run exited before listening"
+  sleep 0.5
+done
+grep -q "try: curl" "$log" || fail "no admin hint within 10 minutes"
+
+# Built: what it serves. Not built: tests, benchmarks, other examples.
+for f in build/run/host/gev-host build/run/examples/frame_client/frame_client \
+         build/run/lib/gev/modules/{raw,echo,length_field,websocket,chat}.so; do
+  [ -x "$f" ] || [ -f "$f" ] || fail "$f was not built"
+done
+for f in build/run/tests build/run/bench build/run/examples/embed_echo/embed_echo; do
+  [ -e "$f" ] && fail "$f was built, but scripts/run does not use it"
+done
+
+grep -q "try: nc 127.0.0.1 1833" "$log" || fail "no nc hint"
+/usr/bin/python3 - <<'PY' || fail "a hint did not work"
+import socket, urllib.request
+s = socket.create_connection(("127.0.0.1", 1833), timeout=10)
+s.sendall(b"hello\n")
+assert s.recv(100) == b"hello\n"
+page = urllib.request.urlopen("http://127.0.0.1:8080/", timeout=10).read()
+assert b"<html" in page.lower(), page[:200]
+metrics = urllib.request.urlopen("http://127.0.0.1:9091/metrics", timeout=10).read()
+assert b"gev_connections" in metrics or b"gev_" in metrics
+PY
+hint=$(sed -n 's/^    try: \(.*frame_client .*\)$/\1/p' "$log")
+[ -n "$hint" ] || fail "no frame_client hint"
+[ "$($hint)" = "hello" ] || fail "'$hint' did not answer hello"
+
+# Ctrl-C reaches the host (the whole process group), which stops gracefully.
+kill -INT -- "-$pid"
+wait "$pid"
+rc=$?
+pid=""
+[ $rc -eq 0 ] || fail "scripts/run exited $rc after Ctrl-C"
+grep -q "admin: stopped" "$log" || fail "the host did not log its stop"
+echo "scripts/run: built only what it serves, every hint works, Ctrl-C stops it (exit 0)"
