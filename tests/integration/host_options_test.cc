@@ -104,3 +104,24 @@ TEST_CASE("a config value in double quotes keeps its spaces") {
   REQUIRE(c.send_all("x"));
   CHECK(c.recv_exact(5, 5000) == "  > x");
 }
+
+TEST_CASE("the log names each listener as it listens and stops, and the admin as the admin") {
+  ModuleDir dir{"raw", "echo"};
+  fs::path conf = write_conf(dir,
+                             "admin = 127.0.0.1:0\n[listener.one]\nlisten = 127.0.0.1:0\n"
+                             "protocol = raw\nhandler = echo\n[listener.two]\n"
+                             "listen = 127.0.0.1:0\nprotocol = raw\nhandler = echo\n");
+  HostProcess host(GEV_HOST_PATH, {"--config", conf.string(), "--module-dir", dir.path.string()},
+                   10000, 3);
+  REQUIRE_MESSAGE(host.listening(), host.log());
+  host.terminate();
+  CHECK(host.wait_exit() == 0);
+  const std::string& log = host.log();
+  INFO(log);
+  for (const char* who : {"listener one", "listener two", "admin"}) {
+    CAPTURE(who);
+    CHECK(contains(log, std::string(who) + ": listening on 127.0.0.1:"));
+    CHECK(contains(log, std::string(who) + ": stopping 127.0.0.1:"));
+    CHECK(contains(log, std::string(who) + ": stopped 127.0.0.1:"));
+  }
+}
