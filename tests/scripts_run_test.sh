@@ -9,8 +9,12 @@ cd "$1"
 log=$(mktemp)
 pid=""
 cleanup() {
-  [ -n "$pid" ] && pkill -INT -P "$pid" 2>/dev/null
-  [ -n "$pid" ] && wait "$pid" 2>/dev/null
+  if [ -n "$pid" ]; then  # the whole session: the script, a build under way, the host
+    kill -INT -- "-$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
   rm -f "$log"
 }
 trap cleanup EXIT

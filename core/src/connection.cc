@@ -19,6 +19,7 @@ namespace gev {
 
 using detail::kReadable;
 using detail::kWritable;
+using detail::kHangup;
 
 namespace {
 std::atomic<uint64_t> g_next_id{1};
@@ -88,17 +89,18 @@ void Connection::handle_io(uint32_t mask) {
   dispatching_ = true;
   if ((mask & kWritable) && !out_.empty()) handle_write();
   // Readable without read interest is an error or hang-up report: read to learn which.
-  if ((mask & kReadable) && state_ != State::kClosed && !peer_eof_) handle_read();
+  if ((mask & kReadable) && state_ != State::kClosed && !peer_eof_) handle_read(mask & kHangup);
   dispatching_ = false;
   maybe_finish();
 }
 
-void Connection::handle_read() {
+void Connection::handle_read(bool hangup) {
   uint8_t* buf = loop_.read_buffer();
   ssize_t n = ::read(fd_, buf, EventLoop::kReadBufferSize);
-  // Only an error or hang-up report gets here while paused, and it may come once (kqueue
-  // reports a change, not a state): keep the bytes for resume_reading and read on until
-  // the error or the end of input.
+  // Paused: the bytes wait in the ring for resume_reading. An error or hang-up report
+  // may come only once (kqueue reports a change, not a state), so after one, read on to
+  // the error or the end of input; a plain readiness report (queued in the round that
+  // paused us) gets its one read.
   while (n > 0 && user_paused_ && state_ == State::kConnected) {
     counters().bytes_in.add(static_cast<uint64_t>(n));
     if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||
@@ -106,6 +108,7 @@ void Connection::handle_read() {
       close_now(CloseReason::kInputOverflow);
       return;
     }
+    if (!hangup) return;
     n = ::read(fd_, buf, EventLoop::kReadBufferSize);
   }
   if (n > 0) {

@@ -44,7 +44,7 @@ class EpollPoller final : public Poller {
       uint32_t mask = 0;
       if (e & (EPOLLIN | EPOLLPRI)) mask |= kReadable;
       if (e & EPOLLOUT) mask |= kWritable;
-      if (e & (EPOLLERR | EPOLLHUP)) mask |= kReadable | kWritable;
+      if (e & (EPOLLERR | EPOLLHUP)) mask |= kReadable | kWritable | kHangup;
       out[i] = {events_[i].data.fd, mask};
     }
     return n;

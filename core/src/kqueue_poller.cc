@@ -82,10 +82,10 @@ class KqueuePoller final : public Poller {
       uint32_t mask;
       if (ev.udata == kWatch) {
         if (!failed) continue;  // readable or a clean EOF: the loop reads when it wants to
-        mask = kReadable | kWritable;
+        mask = kReadable | kWritable | kHangup;
       } else {
         mask = ev.filter == EVFILT_READ ? kReadable : kWritable;
-        if (ev.flags & (EV_EOF | EV_ERROR)) mask |= kReadable | kWritable;
+        if (ev.flags & (EV_EOF | EV_ERROR)) mask |= kReadable | kWritable | kHangup;
       }
       out[count++] = {static_cast<int>(ev.ident), mask};
     }

@@ -8,20 +8,21 @@
 
 namespace gev::detail {
 
-// Neutral readiness mask. Backends report error and hang-up as kReadable|kWritable so
-// the read path sees them (read returns 0 or the error).
+// Neutral readiness mask. Backends report error and hang-up as kReadable|kWritable|kHangup
+// so the read path sees them (read returns 0 or the error); kHangup alone tells them
+// from plain readiness.
 //
 // An fd stays registered, and watched for errors, whatever its mask. With kReadable
 // absent (an empty mask, or kWritable alone: a connection paused by its handler or by
 // backpressure) a backend must still report an error on the fd, a peer's reset above
-// all, as kReadable|kWritable, so that a paused connection learns its peer is gone; it
+// all, as kReadable|kWritable|kHangup, so that a paused connection learns its peer is gone; it
 // may report a hang-up the same way (epoll reports EPOLLHUP); it must not report plain
 // readability or a clean end of input, which wait until kReadable returns. Such a report
 // may come only once (kqueue's comes on the change), so its reader reads until the error
 // or end of input (Connection::handle_read does). epoll does
 // this by itself; kqueue, whose deleted knotes report nothing, keeps a read knote
 // (kqueue_poller.cc).
-enum : uint32_t { kNone = 0, kReadable = 1u << 0, kWritable = 1u << 1 };
+enum : uint32_t { kNone = 0, kReadable = 1u << 0, kWritable = 1u << 1, kHangup = 1u << 2 };
 
 struct PollEvent {
   int fd;

@@ -28,6 +28,7 @@ struct Server::ListenerEntry {
   std::vector<std::unique_ptr<detail::Listener>> sockets;  // [0] on the main loop, or one per loop
   SocketAddress bound;
   size_t next_loop = 0;  // round-robin cursor (acceptor thread)
+  bool removed = false;  // by remove_listener (main loop): the stop has nothing to say of it
 };
 
 namespace {
@@ -102,6 +103,7 @@ void Server::remove_listener(size_t listener, std::function<void()> done) {
   if (!started_.load()) return;
   main_loop_->run_in_loop([this, &e, done = std::move(done)] {
     stop_listeners(e);
+    e.removed = true;
     GEV_INFO("%sclosed %s", label(*e.service).c_str(), e.bound.to_string().c_str());
     if (!done) return;
     // A connection accepted before the stop is queued on its loop (reuse_port: the stop
@@ -360,7 +362,8 @@ void Server::close_and_drain() {
   {
     std::lock_guard lock(listeners_mu_);
     for (auto& entry : listeners_) {
-      GEV_INFO("%sstopping %s", label(*entry->service).c_str(), entry->bound.to_string().c_str());
+      if (!entry->removed)
+        GEV_INFO("%sstopping %s", label(*entry->service).c_str(), entry->bound.to_string().c_str());
       stop_listeners(*entry);  // a reuse_port socket stops on its loop, before its drain
     }
   }
@@ -405,7 +408,8 @@ void Server::finish() {
     std::lock_guard lock(listeners_mu_);
     for (auto& entry : listeners_) {
       entry->sockets.clear();
-      GEV_INFO("%sstopped %s", label(*entry->service).c_str(), entry->bound.to_string().c_str());
+      if (!entry->removed)
+        GEV_INFO("%sstopped %s", label(*entry->service).c_str(), entry->bound.to_string().c_str());
     }
   }
   std::lock_guard lock(done_mu_);

@@ -96,12 +96,21 @@ bool is_listener_field(const std::string& f) {
 
 // A section's key that is really a top-level option written after a [section] (the INI
 // format has no way back to the top level): an error, not a key of that section.
-std::string misplaced(const std::string& key, const po::options_description& desc) {
+// In a [module.NAME] section the key may be the module's own option of the same name:
+// there it is only a warning (`where` names the line).
+std::string misplaced(const std::string& key, const po::options_description& desc,
+                      const std::string& where) {
   size_t first = key.find('.'), last = key.rfind('.');
   if (first == std::string::npos || first == last) return "";
   std::string section = key.substr(0, last), field = key.substr(last + 1);
   if (key.compare(0, 9, "listener.") == 0 && is_listener_field(field)) return "";
   if (!desc.find_nothrow(field, false)) return "";
+  if (key.compare(0, 7, "module.") == 0) {
+    GEV_WARN("%s: '%s' in [%s] goes to the module; if it is meant as gev-host's top-level "
+             "option, move it before the first [section]",
+             where.c_str(), field.c_str(), section.c_str());
+    return "";
+  }
   return "'" + field + "' is a top-level option, but it is written in [" + section +
          "]: top-level options go before the first [section]";
 }
@@ -191,10 +200,11 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
       for (const po::option& opt : parsed.options) {
         if (!opt.unregistered) continue;
         std::string value = unquote(opt.value.empty() ? "" : opt.value[0]);
-        std::string error = misplaced(opt.string_key, desc);
+        std::string where = lines.where(config_file, opt.string_key);
+        std::string error = misplaced(opt.string_key, desc, where);
         if (error.empty())
           error = apply_section_key(opt.string_key, value, file_listeners, order, o);
-        if (!error.empty()) return fail(lines.where(config_file, opt.string_key) + ": " + error);
+        if (!error.empty()) return fail(where + ": " + error);
       }
       po::store(parsed, vm);  // command-line values stored first win
     }

@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
     gev::host::Takeover takeover;
     if (!o.takeover.empty()) {
       if (!gev::host::request_takeover(o.takeover, &takeover, &error)) {
-        std::fprintf(stderr, "gev-host: --takeover: %s\n", error.c_str());
+        last_words.text = "--takeover: " + error;
         return 1;
       }
     }
@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
       if (ao.listen_fd < 0 && !admin_unix.empty()) {
         ao.listen_fd = gev::host::listen_unix(admin_unix, &error);
         if (ao.listen_fd < 0) {
-          std::fprintf(stderr, "gev-host: --admin: %s\n", error.c_str());
+          last_words.text = "--admin: " + error;
           return 1;
         }
         GEV_INFO("admin: listening on unix:%s (mode 0600)", admin_unix.c_str());
@@ -304,7 +304,7 @@ int main(int argc, char** argv) {
     try {
       server.run();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "gev-host: %s\n", e.what());
+      last_words.text = e.what();
       rc = 1;
     }
     try {

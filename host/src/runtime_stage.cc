@@ -136,18 +136,28 @@ bool Runtime::stage(const HostOptions& next, uint64_t gen, Staged& out, std::str
              m->descriptor().version, m->source().c_str(), static_cast<unsigned long long>(gen));
   }
   // Options for a module that no file provides are a mistake in the options (a misspelt
-  // name, a module not installed), not something to ignore.
+  // name, a module not installed), not something to ignore. Unless a file was refused
+  // before it said its name (or the directory could not be read): then it may be that
+  // module, and its refusal is the news.
+  bool nameless = !list_error.empty() ||
+                  std::any_of(out.refused.begin(), out.refused.end(),
+                              [](const Refusal& r) { return r.name.empty(); });
   for (const auto& [name, opts] : next.module_opts) {
     bool known = out.modules.count(name) > 0 ||
-                 std::any_of(out.refused.begin(), out.refused.end(), [&](const Refusal& r) {
-                   return r.name == name || (r.name.empty() && r.file.stem() == name);
-                 });
+                 std::any_of(out.refused.begin(), out.refused.end(),
+                             [&](const Refusal& r) { return r.name == name; });
     if (known) continue;
     std::string here;
     for (const auto& [n, m] : out.modules) here += (here.empty() ? "" : ", ") + n;
-    *error = "options for module '" + name + "' (--module-opt " + name + "." +
-             (opts.empty() ? "KEY" : opts.begin()->first) + "=..., or [module." + name + "]), but no module is named '" +
-             name + "' in " + next.module_dir.string() + " (there: " + here + ")";
+    std::string what = "options for module '" + name + "' (--module-opt " + name + "." +
+                       (opts.empty() ? "KEY" : opts.begin()->first) + "=..., or [module." +
+                       name + "]), but no module is named '" + name + "' in " +
+                       next.module_dir.string() + " (there: " + here + ")";
+    if (nameless) {
+      GEV_WARN("%s; a file refused above may be it", what.c_str());
+      continue;
+    }
+    *error = what;
     out.bad_options = true;
     return false;
   }

@@ -4,7 +4,8 @@
 //   - with no room in the event list, change processing stops at the first failing change
 //     (or the first EV_RECEIPT) and later changes are not applied;
 //   - EV_ADD on an existing knote changes its udata and enables it, never its EV_CLEAR;
-//   - kqueue() descriptors are not close-on-exec.
+//   - kqueue() descriptors are not close-on-exec;
+//   - closing a descriptor drops its knotes (checked by the file's identity).
 // Level-triggered knotes are kept level-triggered by re-checking, with poll(2), each one
 // reported by the previous call; the epoll registration itself is edge-triggered, which
 // is what EV_CLEAR needs.
@@ -15,6 +16,7 @@
 #include <sys/event.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <memory>
@@ -34,6 +36,8 @@ struct Knote {
 struct Watched {
   std::optional<Knote> read, write;
   bool registered = false;
+  dev_t dev = 0;  // the open file the knotes are on: a close(2) drops them on the BSDs,
+  ino_t ino = 0;  // so a descriptor number reused for another file starts afresh
 };
 
 struct Pending {
@@ -88,27 +92,45 @@ void forget(Kq& kq, int fd, short filter) {
   std::erase_if(kq.recheck, [&](const Pending& p) { return p.fd == fd && p.filter == filter; });
 }
 
+// The knotes of fd, if it still names the file they were added on; else (closed, or
+// reused for another file) they are gone, as close(2) would have dropped them.
+Watched* lookup(Kq& kq, int fd) {
+  auto it = kq.fds.find(fd);
+  if (it == kq.fds.end()) return nullptr;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_dev == it->second.dev && st.st_ino == it->second.ino)
+    return &it->second;
+  forget(kq, fd, EVFILT_READ);
+  forget(kq, fd, EVFILT_WRITE);
+  kq.fds.erase(it);  // its epoll registration went with the close
+  return nullptr;
+}
+
 int apply(Kq& kq, const struct kevent& change) {
   if (change.filter != EVFILT_READ && change.filter != EVFILT_WRITE) return EINVAL;
   int fd = static_cast<int>(change.ident);
-  auto it = kq.fds.find(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return EBADF;
+  Watched* found = lookup(kq, fd);
   if (change.flags & EV_DELETE) {
-    if (it == kq.fds.end() || !slot(it->second, change.filter)) return ENOENT;
-    slot(it->second, change.filter).reset();
+    if (!found || !slot(*found, change.filter)) return ENOENT;
+    slot(*found, change.filter).reset();
     forget(kq, fd, change.filter);
-    sync(kq, fd, it->second);
-    if (!it->second.read && !it->second.write) kq.fds.erase(it);
+    sync(kq, fd, *found);
+    if (!found->read && !found->write) kq.fds.erase(fd);
     return 0;
   }
   if (!(change.flags & EV_ADD)) {
-    if (it == kq.fds.end() || !slot(it->second, change.filter)) return ENOENT;
-    Knote& kn = *slot(it->second, change.filter);
+    if (!found || !slot(*found, change.filter)) return ENOENT;
+    Knote& kn = *slot(*found, change.filter);
     if (change.flags & EV_ENABLE) kn.enabled = true;
     if (change.flags & EV_DISABLE) kn.enabled = false;
     if (!kn.enabled) forget(kq, fd, change.filter);
-    return sync(kq, fd, it->second);
+    return sync(kq, fd, *found);
   }
   Watched& w = kq.fds[fd];
+  w.dev = st.st_dev;
+  w.ino = st.st_ino;
   std::optional<Knote>& kn = slot(w, change.filter);
   bool created = !kn;
   if (created) {
@@ -172,9 +194,9 @@ class Output {
 // Reports (fd, filter) if its knote is enabled and ready; a level-triggered knote is
 // re-checked at the next call. With no room left, it waits for the next call.
 void report(Kq& kq, Output& out, int fd, short filter, uint32_t r, std::vector<Pending>& next) {
-  auto it = kq.fds.find(fd);
-  if (it == kq.fds.end()) return;
-  std::optional<Knote>& kn = slot(it->second, filter);
+  Watched* w = lookup(kq, fd);
+  if (!w) return;
+  std::optional<Knote>& kn = slot(*w, filter);
   if (!kn || !kn->enabled || out.has(fd, filter)) return;
   struct kevent ev;
   if (!make_event(fd, filter, *kn, r, ev)) return;

@@ -38,7 +38,7 @@ start_host() {
     --protocol line --handler c_handler "$@" > "$work/host.log" 2>&1 &
   host_pid=$!
   port=""
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do  # up to 30 s: a sanitizer build on a busy machine starts slowly
     port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/host.log" | head -1)
     [ -n "$port" ] && break
     sleep 0.05

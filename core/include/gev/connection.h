@@ -91,7 +91,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   };
 
   void handle_io(uint32_t mask) override;
-  void handle_read();
+  void handle_read(bool hangup);  // hangup: the poller reported an error or hang-up
   void handle_write();
   void process(std::span<const uint8_t> in, bool from_ring);
   void send_in_loop(const Frame& msg);
