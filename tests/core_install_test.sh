@@ -7,9 +7,9 @@
 set -euo pipefail
 src=$1
 work=$(mktemp -d)
-pid=""
+. "$(dirname "$0")/lib/serve.sh"
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  kill_server
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,16 +38,7 @@ cmake --build "$work/example-build" >>"$work/example.log" 2>&1 || { cat "$work/e
 
 # Starts $1 on a free port and checks two reads on one connection are counted.
 serve_and_check() {
-  : >"$work/server.log"
-  "$1" --address 127.0.0.1:0 --loops 2 >"$work/server.log" 2>&1 &
-  pid=$!
-  port=""
-  for _ in $(seq 200); do
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { cat "$work/server.log"; exit 1; }
+  serve "$work/server.log" "$1" --address 127.0.0.1:0 --loops 2
   python3 - "$port" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
@@ -62,9 +53,7 @@ for n, text in ((1, b"hello"), (2, b"again")):
         got += chunk
     assert got == want, (got, want)
 PY
-  kill "$pid"
-  wait "$pid" || { echo "$1 did not stop cleanly"; cat "$work/server.log"; exit 1; }
-  pid=""
+  stop_server "$work/server.log"
 }
 serve_and_check "$work/example-build/counting_echo"
 

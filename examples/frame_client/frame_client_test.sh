@@ -6,23 +6,15 @@
 set -euo pipefail
 host=$1 client=$2
 work=$(mktemp -d)
-host_pid=""
+. "$(dirname "$0")/../../tests/lib/serve.sh"
 cleanup() {
-  [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null && wait "$host_pid" 2>/dev/null || true
+  kill_server
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$host" --listen 127.0.0.1:0 --loops 2 --admin off \
-  --protocol length_field --handler echo > "$work/host.log" 2>&1 &
-host_pid=$!
-port=""
-for _ in $(seq 600); do  # up to 30 s: a sanitizer build on a busy machine starts slowly
-  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/host.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { cat "$work/host.log"; exit 1; }
+serve "$work/host.log" "$host" --listen 127.0.0.1:0 --loops 2 --admin off \
+  --protocol length_field --handler echo
 
 "$client" "127.0.0.1:$port" "hello" "two words" > "$work/out" ||
   { cat "$work/host.log"; exit 1; }
@@ -31,11 +23,7 @@ printf 'hello\ntwo words\n' | diff - "$work/out" || { cat "$work/host.log"; exit
 printf 'a\n\nb\n' | "$client" "127.0.0.1:$port" > "$work/out" || { cat "$work/host.log"; exit 1; }
 printf 'a\nb\n' | diff - "$work/out" || { cat "$work/host.log"; exit 1; }
 
-kill -TERM "$host_pid"
-status=0
-wait "$host_pid" || status=$?
-host_pid=""
-[ "$status" -eq 0 ] || { cat "$work/host.log"; echo "gev-host exited with $status"; exit 1; }
+stop_server "$work/host.log"
 
 # Nothing listens now: a connection error names the address and exits 1.
 status=0

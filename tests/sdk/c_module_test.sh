@@ -10,9 +10,9 @@ set -euo pipefail
 src=$1
 build=$2
 work=$(mktemp -d)
-host_pid=""
+. "$(dirname "$0")/../lib/serve.sh"
 cleanup() {
-  [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null && wait "$host_pid" 2>/dev/null || true
+  kill_server
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -29,26 +29,15 @@ cmake --build "$work/example-build" >/dev/null
 test -f "$work/example-build/c_handler.so"
 
 # Starts gev-host on a free port with the modules in $1 and the extra arguments that
-# follow; sets host_pid and port.
+# follow; sets server_pid and port.
 start_host() {
   local dir=$1
   shift
-  : > "$work/host.log"  # exists before the host starts (see out_of_tree_test.sh)
-  "$build/host/gev-host" --listen 127.0.0.1:0 --loops 2 --admin off --module-dir "$dir" \
-    --protocol line --handler c_handler "$@" > "$work/host.log" 2>&1 &
-  host_pid=$!
-  port=""
-  for _ in $(seq 600); do  # up to 30 s: a sanitizer build on a busy machine starts slowly
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/host.log" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ] || { cat "$work/host.log"; exit 1; }
+  serve "$work/host.log" "$build/host/gev-host" --listen 127.0.0.1:0 --loops 2 --admin off \
+    --module-dir "$dir" --protocol line --handler c_handler "$@"
 }
 stop_host() {
-  kill "$host_pid"
-  wait "$host_pid" 2>/dev/null || true
-  host_pid=""
+  stop_server "$work/host.log"
 }
 
 # Sends every line of each request in one write, on two connections at once, and checks

@@ -7,9 +7,9 @@ set -euo pipefail
 src=$1
 build=$2
 work=$(mktemp -d)
-host_pid=""
+. "$(dirname "$0")/../lib/serve.sh"
 cleanup() {
-  [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null && wait "$host_pid" 2>/dev/null || true
+  kill_server
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -26,19 +26,8 @@ cmake --build "$work/example-build" >/dev/null
 
 mkdir "$work/modules"
 cp "$work/example-build/custom_protocol.so" "$build/lib/gev/modules/echo.so" "$work/modules/"
-# The log exists before the host starts: the background shell opens it when it gets to
-# it, and a sed that ran first failed the script (seen on a busy machine).
-: > "$work/host.log"
-"$build/host/gev-host" --listen 127.0.0.1:0 --loops 1 --admin off --module-dir "$work/modules" \
-  --protocol custom_protocol --handler echo > "$work/host.log" 2>&1 &
-host_pid=$!
-port=""
-for _ in $(seq 600); do  # up to 30 s: a sanitizer build on a busy machine starts slowly
-  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/host.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { cat "$work/host.log"; exit 1; }
+serve "$work/host.log" "$build/host/gev-host" --listen 127.0.0.1:0 --loops 1 --admin off \
+  --module-dir "$work/modules" --protocol custom_protocol --handler echo
 "$work/example-build/custom_client" "$port" 200
 grep -q "loaded module custom_protocol 1.0.0" "$work/host.log"
 echo "out-of-tree module: built against the installed SDK, loaded and served"
