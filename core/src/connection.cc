@@ -72,6 +72,7 @@ void Connection::start() {
     return;
   }
   loop_.attach(this);
+  if (service_.options.transport) transport_ = service_.options.transport->make(*this);
   if (service_.options.idle_timeout.count() > 0)
     loop_.wheel().schedule(
         &idle_node_,
@@ -89,7 +90,12 @@ void Connection::handle_io(uint32_t mask) {
   dispatching_ = true;
   if ((mask & kWritable) && !out_.empty()) handle_write();
   // Readable without read interest is an error or hang-up report: read to learn which.
-  if ((mask & kReadable) && state_ != State::kClosed && !peer_eof_) handle_read(mask & kHangup);
+  if ((mask & kReadable) && state_ != State::kClosed && !peer_eof_) {
+    if (transport_)
+      handle_transport_read();
+    else
+      handle_read(mask & kHangup);
+  }
   dispatching_ = false;
   maybe_finish();
 }
@@ -114,17 +120,7 @@ void Connection::handle_read(bool hangup) {
   if (n > 0) {
     counters().bytes_in.add(static_cast<uint64_t>(n));
     last_active_ms_ = loop_.now_ms();
-    if (state_ != State::kConnected) return;  // closing: input is no longer wanted
-    if (in_.empty()) {
-      process({buf, static_cast<size_t>(n)}, false);
-    } else if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||
-               !in_.write(buf, static_cast<size_t>(n))) {
-      GEV_DEBUG("conn %llu: input over %zu bytes, closing", static_cast<unsigned long long>(id_),
-                service_.options.max_read_buffer);
-      close_now(CloseReason::kInputOverflow);
-    } else {
-      process(in_.linearize(), true);
-    }
+    deliver(buf, static_cast<size_t>(n));
     return;
   }
   if (n == 0) {
@@ -137,6 +133,102 @@ void Connection::handle_read(bool hangup) {
   if (transient(errno)) return;
   GEV_DEBUG("conn %llu: read: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
   close_now(CloseReason::kPeerReset);
+}
+
+// n bytes for the protocol at buf (the loop's read buffer): decoded in place, after
+// what is left in the ring, or kept there while the handler has paused reading.
+void Connection::deliver(uint8_t* buf, size_t n) {
+  if (state_ != State::kConnected) return;  // closing: input is no longer wanted
+  if (user_paused_) {
+    if (in_.size() + n > service_.options.max_read_buffer || !in_.write(buf, n))
+      close_now(CloseReason::kInputOverflow);
+    return;
+  }
+  if (in_.empty()) {
+    process({buf, n}, false);
+  } else if (in_.size() + n > service_.options.max_read_buffer || !in_.write(buf, n)) {
+    GEV_DEBUG("conn %llu: input over %zu bytes, closing", static_cast<unsigned long long>(id_),
+              service_.options.max_read_buffer);
+    close_now(CloseReason::kInputOverflow);
+  } else {
+    process(in_.linearize(), true);
+  }
+}
+
+// With a transport: wire bytes into the loop's wire buffer, plaintext into its read
+// buffer, the transport's own output (handshake, alerts) sent at once.
+void Connection::handle_transport_read() {
+  uint8_t* wire = loop_.wire_buffer();
+  ssize_t n = ::read(fd_, wire, EventLoop::kReadBufferSize);
+  if (n == 0) {
+    peer_eof_ = true;
+    bool clean = transport_->clean_end();
+    GEV_DEBUG("conn %llu: peer closed%s", static_cast<unsigned long long>(id_),
+              clean ? "" : " without ending its stream (truncated)");
+    close_after_flush(clean ? CloseReason::kPeerClosed : CloseReason::kTransportError);
+    return;
+  }
+  if (n < 0) {
+    if (transient(errno)) return;
+    GEV_DEBUG("conn %llu: read: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
+    close_now(CloseReason::kPeerReset);
+    return;
+  }
+  counters().bytes_in.add(static_cast<uint64_t>(n));
+  last_active_ms_ = loop_.now_ms();
+  std::span<const uint8_t> in(wire, static_cast<size_t>(n));
+  uint8_t* plain = loop_.read_buffer();
+  for (;;) {
+    Transport::Input r = transport_->input(in, {plain, EventLoop::kReadBufferSize});
+    in = {};
+    send_transport_output();
+    if (state_ == State::kClosed) return;
+    if (r.error) {
+      GEV_INFO("conn %llu from %s: %s; closing", static_cast<unsigned long long>(id_),
+               peer_.to_string().c_str(), r.error);
+      close_after_flush(CloseReason::kTransportError);  // after the alert, if any
+      return;
+    }
+    if (r.plain > 0) deliver(plain, r.plain);
+    if (state_ != State::kConnected) return;
+    if (r.end) {
+      peer_eof_ = true;
+      close_after_flush(CloseReason::kPeerClosed);
+      return;
+    }
+    if (!r.more) return;
+  }
+}
+
+// What the transport has to send: written if nothing is queued, else queued.
+void Connection::send_transport_output() {
+  uint8_t* buf = loop_.wire_buffer();
+  while (transport_->has_output() && state_ != State::kClosed) {
+    size_t n = transport_->take_output({buf, EventLoop::kReadBufferSize});
+    if (n == 0 || !send_or_buffer(buf, n)) return;
+  }
+}
+
+bool Connection::send_or_buffer(const uint8_t* p, size_t n) {
+  size_t written = 0;
+  if (out_.empty()) {
+    ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (!transient(errno)) {
+        GEV_DEBUG("conn %llu: write: %s", static_cast<unsigned long long>(id_),
+                  std::strerror(errno));
+        close_now(CloseReason::kPeerReset);
+        return false;
+      }
+      w = 0;
+    }
+    written = static_cast<size_t>(w);
+    counters().bytes_out.add(written);
+    last_active_ms_ = loop_.now_ms();
+  }
+  if (written < n && !buffer_output(p + written, n - written)) return false;
+  if (!out_.empty() && !(interest_ & kWritable)) update_interest();
+  return true;
 }
 
 void Connection::process(std::span<const uint8_t> in, bool from_ring) {
@@ -255,6 +347,18 @@ void Connection::flush(WriteBatch& batch) {
   if (batch.empty() || state_ == State::kClosed) return;
   iovec iov[WriteBatch::kMaxPieces + 1];
   int count = batch.to_iovec(iov);
+  if (transport_) {
+    for (int i = 0; i < count; ++i) {
+      if (!transport_->output({static_cast<const uint8_t*>(iov[i].iov_base), iov[i].iov_len})) {
+        GEV_INFO("conn %llu from %s: %s; closing", static_cast<unsigned long long>(id_),
+                 peer_.to_string().c_str(), transport_->why());
+        close_now(CloseReason::kTransportError);
+        return;
+      }
+    }
+    send_transport_output();
+    return;
+  }
   size_t written = 0;
   if (out_.empty()) {
     ssize_t n = send_iov(fd_, iov, count);
@@ -307,6 +411,11 @@ void Connection::after_output_drained() {
   backpressure_paused_ = false;
   update_interest();
   if (shutdown_pending_ && !write_shut_) {
+    if (transport_) {  // close_notify goes before the FIN
+      transport_->end_output();
+      send_transport_output();
+      if (!out_.empty() || state_ == State::kClosed) return;  // back here once drained
+    }
     shutdown_pending_ = false;
     write_shut_ = true;
     ::shutdown(fd_, SHUT_WR);
@@ -393,6 +502,11 @@ void Connection::close_after_flush(CloseReason reason) {
   if (state_ != State::kConnected) return;
   state_ = State::kClosing;
   if (!stopping_) close_reason_ = reason;
+  if (transport_ && !write_shut_) {  // close_notify, after the replies
+    transport_->end_output();
+    send_transport_output();
+    if (state_ == State::kClosed) return;
+  }
   update_interest();  // drops read interest
   // A peer that never reads must not hold the connection open forever. (If nothing
   // is pending, maybe_finish closes now or when the dispatch unwinds, and cancels this.)

@@ -483,6 +483,8 @@ const char* to_string(CloseReason r) {
       return "server_stop";
     case CloseReason::kDrainTimeout:
       return "drain_timeout";
+    case CloseReason::kTransportError:
+      return "transport_error";
     case CloseReason::kCount:
       break;
   }

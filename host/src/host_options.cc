@@ -34,6 +34,21 @@ bool parse_bool(const std::string& text, bool* out) {
   return false;
 }
 
+// "a, b,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 // "NAME.KEY=VALUE" into module_opts.
 bool add_module_opt(const std::string& kv, HostOptions& o) {
   size_t dot = kv.find('.');
@@ -84,6 +99,20 @@ std::string apply_section_key(const std::string& key, const std::string& value,
     ok = parse_uint(value, &l.idle_timeout_ms);
   else if (field == "max-connections")
     ok = parse_uint(value, &l.max_connections);
+  else if (field == "tls-cert")
+    l.tls_cert = value;
+  else if (field == "tls-key")
+    l.tls_key = value;
+  else if (field == "tls-chain")
+    l.tls_chain = value;
+  else if (field == "tls-min-version")
+    l.tls_min_version = value;
+  else if (field == "tls-ciphers")
+    l.tls_ciphers = value;
+  else if (field == "tls-ciphersuites")
+    l.tls_ciphersuites = value;
+  else if (field == "tls-alpn")
+    l.tls_alpn = split_list(value);
   else
     return "unknown option '" + key + "'";
   return ok ? "" : "bad value '" + value + "' for '" + key + "'";
@@ -91,7 +120,7 @@ std::string apply_section_key(const std::string& key, const std::string& value,
 
 bool is_listener_field(const std::string& f) {
   return f == "listen" || f == "protocol" || f == "handler" || f == "reuseport" ||
-         f == "idle-timeout" || f == "max-connections";
+         f == "idle-timeout" || f == "max-connections" || f.compare(0, 4, "tls-") == 0;
 }
 
 // A section's key that is really a top-level option written after a [section] (the INI
@@ -133,7 +162,11 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
       std::fprintf(stderr, "gev-host: %s\n", msg.c_str());
     return 2;
   };
-  ListenerConfig cli{"main", "127.0.0.1:1833", "raw", "echo"};
+  ListenerConfig cli;
+  cli.name = "main";
+  cli.listen = "127.0.0.1:1833";
+  cli.protocol = "raw";
+  cli.handler = "echo";
   std::string log_level = "info";
   std::vector<std::string> module_opts;
   std::string module_dir;
@@ -151,7 +184,13 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
       "idle-timeout", po::value(&cli.idle_timeout_ms)->default_value(0),
       "close connections idle this many ms (0: never)")(
       "max-connections", po::value(&cli.max_connections)->default_value(0),
-      "refuse connections above this many (0: unlimited)")("module-dir", po::value(&module_dir),
+      "refuse connections above this many (0: unlimited)")(
+      "tls-cert", po::value(&cli.tls_cert),
+      "TLS under the protocol: the certificate (PEM, optionally with its chain)")(
+      "tls-key", po::value(&cli.tls_key), "TLS: the private key (PEM, mode 0600)")(
+      "tls-chain", po::value(&cli.tls_chain), "TLS: more chain certificates (PEM)")(
+      "tls-min-version", po::value(&cli.tls_min_version)->default_value(cli.tls_min_version),
+      "TLS: 1.2 or 1.3")("module-dir", po::value(&module_dir),
                                                            "directory of module .so files")(
       "module-opt", po::value(&module_opts)->composing(),
       "NAME.KEY=VALUE: option KEY for module NAME (repeatable)")(

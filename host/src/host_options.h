@@ -34,6 +34,11 @@ struct ListenerConfig {
   bool reuse_port = false;
   uint64_t idle_timeout_ms = 0;
   uint64_t max_connections = 0;
+  // TLS under the protocol when tls_cert is set (docs/transport.md).
+  std::string tls_cert, tls_key, tls_chain;
+  std::string tls_min_version = "1.2";
+  std::string tls_ciphers, tls_ciphersuites;
+  std::vector<std::string> tls_alpn;
   bool operator==(const ListenerConfig&) const = default;
 };
 

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gev/log.h>
+#include <gev/tls.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,20 @@
 namespace gev::host {
 
 namespace {
+
+// The listener's TLS transport (null: plain TCP). False, with *error naming the listener,
+// the file and the reason, if its settings do not load.
+bool tls_transport(const ListenerConfig& l, std::shared_ptr<TransportFactory>* out,
+                   std::string* error) {
+  out->reset();
+  if (l.tls_cert.empty() && l.tls_key.empty()) return true;
+  gev::tls::Settings s{l.tls_cert,    l.tls_key,          l.tls_chain, l.tls_min_version,
+                       l.tls_ciphers, l.tls_ciphersuites, l.tls_alpn};
+  *out = gev::tls::server(s, error);
+  if (*out) return true;
+  *error = "listener '" + l.name + "': " + *error;
+  return false;
+}
 
 gev::Options listener_options(const ListenerConfig& l, size_t loops) {
   gev::Options so;
@@ -63,6 +78,15 @@ bool Runtime::load(Server& server, std::string* error, bool* bad_options) {
     if (bad_options) *bad_options = st.bad_options;
     return false;
   }
+  initial_tls_.clear();
+  for (const ListenerConfig& l : options_.listeners) {
+    std::shared_ptr<TransportFactory> t;
+    if (!tls_transport(l, &t, error)) {
+      if (bad_options) *bad_options = true;  // a setting that does not work: exit 2
+      return false;
+    }
+    initial_tls_.push_back(std::move(t));
+  }
   modules_ = st.modules;
   initial_ = st.pipelines;
   // loop_init on every loop's own thread, queued ahead of the listeners' start.
@@ -80,14 +104,16 @@ void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_
     const ListenerConfig& l = options_.listeners[i];
     Switch& sw = new_switch(initial_[i]);
     gev::Options lo = listener_options(l, lifecycle_.loops().size());
+    lo.transport = initial_tls_[i];
     lo.listen_fd = inherited_fd(l);
     size_t index = server_->add_listener(sw, lo, &sw);
     listeners_.push_back({l, index, &sw});
     metrics_.add_listener(l.name);
-    GEV_INFO("listener %s: %s over %s on %s", l.name.c_str(), l.handler.c_str(), l.protocol.c_str(),
-             l.listen.c_str());
+    GEV_INFO("listener %s: %s over %s%s on %s", l.name.c_str(), l.handler.c_str(),
+             l.protocol.c_str(), lo.transport ? " over TLS" : "", l.listen.c_str());
   }
   initial_.clear();
+  initial_tls_.clear();
 }
 
 bool Runtime::init_loops(const std::vector<std::shared_ptr<LoadedModule>>& fresh,
@@ -248,6 +274,13 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
     Switch& sw = new_switch(st.pipelines[i]);
     gev::Options lo = listener_options(l, lifecycle_.loops().size());
     lo.listen_fd = fd;
+    std::string tls_error;
+    if (!tls_transport(l, &lo.transport, &tls_error)) {
+      if (fd >= 0) ::close(fd);
+      sw.set(nullptr);
+      close_opened();
+      return {false, tls_error};
+    }
     try {
       size_t index = server_->add_listener_paused(sw, lo, &sw);
       metrics_.add_listener(l.name);  // by server index, used or not

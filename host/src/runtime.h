@@ -133,6 +133,7 @@ class Runtime {
   std::vector<Listener> listeners_;
   std::deque<Switch> switches_;  // every one ever made: the server refers to them
   std::vector<std::shared_ptr<Pipeline>> initial_;  // load() to listen()
+  std::vector<std::shared_ptr<TransportFactory>> initial_tls_;  // the same, per listener
 
   mutable std::mutex serving_mu_;  // listeners_ as read by serving()
   // stopping_, and what must not interleave with its change: a reload's commit and its

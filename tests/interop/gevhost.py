@@ -40,7 +40,9 @@ def check(cond, what):
 class GevHost:
     def __init__(self, host_path, module_dir, args, listeners=1, timeout=10.0):
         self.log_file = tempfile.NamedTemporaryFile(prefix="gev-interop-", suffix=".log")
-        cmd = [host_path, "--module-dir", module_dir, "--admin", "off"]
+        cmd = [host_path, "--module-dir", module_dir]
+        if "--admin" not in args:
+            cmd += ["--admin", "off"]
         if "--listen" not in args and "--config" not in args:
             cmd += ["--listen", "127.0.0.1:0"]
         self.cmd = cmd + list(args)

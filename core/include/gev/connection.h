@@ -20,6 +20,7 @@
 #include "gev/socket_address.h"
 #include "gev/stats.h"
 #include "gev/timer_wheel.h"
+#include "gev/transport.h"
 
 namespace gev {
 
@@ -92,6 +93,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
 
   void handle_io(uint32_t mask) override;
   void handle_read(bool hangup);  // hangup: the poller reported an error or hang-up
+  void handle_transport_read();
+  void deliver(uint8_t* buf, size_t n);  // bytes for the protocol, from the read buffer
+  void send_transport_output();
+  bool send_or_buffer(const uint8_t* p, size_t n);
   void handle_write();
   void process(std::span<const uint8_t> in, bool from_ring);
   void send_in_loop(const Frame& msg);
@@ -128,6 +133,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   SocketAddress peer_;
   void* protocol_state_ = nullptr;
   std::any context_;
+  std::unique_ptr<Transport> transport_;  // null: plain TCP
   std::shared_ptr<Connection> self_;  // keeps an open connection alive
 };
 

@@ -88,6 +88,12 @@ class EventLoop {
   void update_io(int fd, uint32_t old_mask, uint32_t new_mask);
   void remove_io(int fd, uint32_t old_mask);
   uint8_t* read_buffer() { return read_buffer_.get(); }
+  // A second buffer of kReadBufferSize for connections with a transport: wire bytes in
+  // and out, while the read buffer holds plaintext. Allocated on first use.
+  uint8_t* wire_buffer() {
+    if (!wire_buffer_) wire_buffer_ = std::make_unique_for_overwrite<uint8_t[]>(kReadBufferSize);
+    return wire_buffer_.get();
+  }
   // A batch per nesting level (a send from inside another connection's read).
   WriteBatch& acquire_batch() {
     if (batch_depth_ == batches_.size()) grow_batches();
@@ -124,6 +130,7 @@ class EventLoop {
   TimerWheel wheel_;
 
   std::unique_ptr<uint8_t[]> read_buffer_;
+  std::unique_ptr<uint8_t[]> wire_buffer_;
   std::vector<std::unique_ptr<WriteBatch>> batches_;
   size_t batch_depth_ = 0;
 

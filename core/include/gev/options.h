@@ -4,8 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
+
+#include "gev/transport.h"
 
 namespace gev {
 
@@ -23,6 +26,8 @@ struct Options {
   // start() on. With reuse_port the one socket is still served from the acceptor loop.
   int listen_fd = -1;
   std::string name;  // what the log calls this listener ("listener main", "admin"); may be empty
+  // Under the protocol of every connection (TLS: gev/tls.h); null: plain TCP.
+  std::shared_ptr<TransportFactory> transport;
   size_t loops = 0;         // 0: one per CPU
   bool reuse_port = false;  // a listen socket per loop, kernel balances
   int backlog = 1024;

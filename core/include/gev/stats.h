@@ -18,6 +18,7 @@ enum class CloseReason : uint8_t {
   kDecodeError,    // the protocol rejected the input
   kServerStop,     // the server stopped
   kDrainTimeout,   // a drain (reload or hand-off) reached its deadline
+  kTransportError, // the transport failed (a TLS handshake or record), or was truncated
   kCount
 };
 const char* to_string(CloseReason r);

@@ -1,0 +1,55 @@
+// Transport: what may sit between a connection's socket and its protocol (TLS does;
+// docs/transport.md). Without one, the bytes read are the bytes decoded and the bytes
+// encoded are the bytes sent. With one, the connection reads the socket into its loop's
+// wire buffer and hands those bytes to input(), which writes plaintext into the loop's
+// read buffer, where the protocol decodes in place as usual; the replies of one read go
+// to output() piece by piece, and what the transport then has to send (records, and its
+// own handshake, alerts and close_notify) is moved out with take_output() and sent in
+// one write, or queued behind what the socket has not taken yet. A transport never
+// touches the socket. Every call is on the connection's loop.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace gev {
+
+class Connection;
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  struct Input {
+    size_t plain = 0;             // plaintext bytes written into `plain`
+    bool more = false;            // plaintext is still waiting: call again (no wire bytes)
+    bool end = false;             // the peer ended its stream cleanly (TLS close_notify)
+    const char* error = nullptr;  // the stream is broken (why); output may hold an alert
+  };
+  // `wire`: bytes just read from the socket (may be empty when `more` was set).
+  virtual Input input(std::span<const uint8_t> wire, std::span<uint8_t> plain) = 0;
+  // Plaintext to send. False (with why()) if the stream can no longer carry it.
+  virtual bool output(std::span<const uint8_t> plain) = 0;
+  // Ends our side cleanly (TLS close_notify), once; the bytes come out of take_output.
+  virtual void end_output() = 0;
+  // Bytes to write to the socket: moves up to buf.size() of them into buf.
+  virtual size_t take_output(std::span<uint8_t> buf) = 0;
+  virtual bool has_output() const = 0;
+  // The socket read end of file: true if the peer had ended its stream first (a FIN
+  // without that is a truncation, counted as a transport error).
+  virtual bool clean_end() const = 0;
+  // Why the last call failed.
+  virtual const char* why() const = 0;
+};
+
+// Makes each accepted connection's transport (Options::transport). Called on the
+// connection's loop; must be thread-safe across loops.
+class TransportFactory {
+ public:
+  virtual ~TransportFactory() = default;
+  virtual std::unique_ptr<Transport> make(Connection& c) = 0;
+};
+
+}  // namespace gev

@@ -1,0 +1,287 @@
+#!/usr/bin/python3
+"""Interop: TLS listeners against real clients, Python `ssl`, `websockets` over wss:// and
+`openssl s_client`, with a test CA made here by the openssl command line.
+
+usage: tls_clients.py GEV_HOST MODULE_DIR
+
+- raw echo over TLS: 1 B .. 4 MiB, each in one write and read back concurrently; one
+  byte per write (records split as small as they go); TLS 1.2 and 1.3 both; a clean
+  close_notify answered with ours;
+- line echo over TLS, 200 lines pipelined in one write; length_field echo; WebSocket
+  echo over wss:// (Python websockets);
+- openssl s_client with -tls1_2 and -tls1_3, verifying the chain against the test CA;
+- a client offering TLS 1.1 at most is refused;
+- bad input costs only its own connection, with a log line and the transport_error
+  counter: plain HTTP to the TLS port, garbage instead of a ClientHello, a FIN without
+  close_notify (a truncated stream);
+- start-up errors exit 2 naming the file and the reason: a key readable by others, a key
+  that does not match the certificate, an expired certificate, a file that is not PEM.
+"""
+
+import asyncio
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import warnings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLSVersion.TLSv1_1, on purpose
+
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main
+import websockets
+
+OP_TIMEOUT = 20
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=60)
+
+
+def make_pki(d):
+    """A CA, a server certificate for localhost/127.0.0.1 signed by it, an expired one,
+    and a second key that matches neither."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=gev test CA",
+            cwd=d)
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name, days in (("server", "2"), ("expired", "-1")):
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=localhost", cwd=d)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", days, "-extfile", "san.ext", "-out", name + ".pem",
+                cwd=d)
+    openssl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+            "other.key", cwd=d)
+    for k in ("server.key", "expired.key", "other.key", "ca.key"):
+        os.chmod(os.path.join(d, k), 0o600)
+    with open(os.path.join(d, "not.pem"), "w") as f:
+        f.write("this is not PEM\n")
+
+
+def client_ctx(d, **kw):
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "ca.pem"))
+    for k, v in kw.items():
+        setattr(ctx, k, v)
+    return ctx
+
+
+def tls_connect(port, ctx):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=OP_TIMEOUT)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def echo(s, data):
+    got = bytearray()
+    def reader():
+        while len(got) < len(data):
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            got.extend(chunk)
+    t = threading.Thread(target=reader)
+    t.start()
+    s.sendall(data)
+    t.join(OP_TIMEOUT)
+    check(not t.is_alive(), "echo of %d bytes timed out (%d back)" % (len(data), len(got)))
+    return bytes(got)
+
+
+def metric(host_log_ignored, admin_port, name, labels):
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port,
+                                  timeout=OP_TIMEOUT).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(l in line for l in labels):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def write_config(d):
+    conf = os.path.join(d, "host.conf")
+    listeners = [("raw", "raw", "echo"), ("line", "line", "echo"),
+                 ("frames", "length_field", "echo"), ("wss", "websocket", "echo")]
+    with open(conf, "w") as f:
+        for name, protocol, handler in listeners:
+            f.write("[listener.%s]\nlisten = 127.0.0.1:0\nprotocol = %s\nhandler = %s\n"
+                    "tls-cert = %s\ntls-key = %s\n" %
+                    (name, protocol, handler, os.path.join(d, "server.pem"),
+                     os.path.join(d, "server.key")))
+    return conf, len(listeners) + 1
+
+
+def check_raw(port, d):
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = client_ctx(d, minimum_version=version, maximum_version=version)
+        s = tls_connect(port, ctx)
+        check(s.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                              ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version],
+              "negotiated %s" % s.version())
+        for size in (1, 100, 16384, 16385, 100000, 1 << 20, 4 << 20):
+            data = os.urandom(size)
+            check(echo(s, data) == data, "%s raw echo of %d bytes" % (s.version(), size))
+        # One byte per record.
+        for b in b"split":
+            s.sendall(bytes([b]))
+        got = b""
+        while len(got) < 5:
+            got += s.recv(10)
+        check(got == b"split", "byte-per-record echo gave %r" % got)
+        raw = s.unwrap()  # our close_notify, then the server's
+        raw.close()
+    print("ok   raw echo over TLS 1.2 and 1.3: 1 B .. 4 MiB, byte-sized records, close_notify",
+          flush=True)
+
+
+def check_line_and_frames(line_port, frames_port, d):
+    s = tls_connect(line_port, client_ctx(d))
+    lines = [b"line %d %s" % (i, b"x" * (i * 37 % 3000)) for i in range(200)]
+    want = b"".join(l + b"\n" for l in lines)
+    check(echo(s, want) == want, "200 pipelined lines over TLS")
+    s.close()
+    s = tls_connect(frames_port, client_ctx(d))
+    payload = os.urandom(70000)
+    frame = len(payload).to_bytes(4, "big") + payload
+    check(echo(s, frame) == frame, "a 70000-byte length_field frame over TLS")
+    s.close()
+    print("ok   line (200 pipelined) and length_field echo over TLS", flush=True)
+
+
+async def check_wss(port, d):
+    ctx = client_ctx(d)
+    async with websockets.connect("wss://localhost:%d/" % port, ssl=ctx, max_size=None) as ws:
+        for size in (0, 125, 70000, 1 << 20):
+            text = "é" * (size // 2)
+            await asyncio.wait_for(ws.send(text), OP_TIMEOUT)
+            back = await asyncio.wait_for(ws.recv(), OP_TIMEOUT)
+            check(back == text, "wss text echo of %d bytes" % len(text.encode()))
+    print("ok   WebSocket echo over wss:// (Python websockets)", flush=True)
+
+
+def check_s_client(port, d):
+    for flag in ("-tls1_2", "-tls1_3"):
+        p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, flag,
+                              "-CAfile", os.path.join(d, "ca.pem"), "-verify_return_error",
+                              "-servername", "localhost", "-quiet"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(b"hello s_client\n")
+            p.stdin.flush()
+            line = [b""]
+            t = threading.Thread(target=lambda: line.__setitem__(0, p.stdout.readline()))
+            t.start()
+            t.join(OP_TIMEOUT)
+            check(line[0] == b"hello s_client\n", "s_client %s: echo %r" % (flag, line[0]))
+        finally:
+            p.kill()
+            p.wait()
+    print("ok   openssl s_client -tls1_2 and -tls1_3, chain verified against the test CA",
+          flush=True)
+
+
+def check_old_tls_refused(port, d):
+    ctx = client_ctx(d)
+    ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+    except ssl.SSLError:
+        pass
+    try:
+        s = tls_connect(port, ctx)
+        s.close()
+        raise CheckFailed("a TLS 1.1 client got a session (%s)" % s.version())
+    except (ssl.SSLError, ConnectionError, OSError):
+        pass
+    print("ok   a client offering TLS 1.1 at most is refused", flush=True)
+
+
+def check_bad_input(host, port, admin, d):
+    before = metric(None, admin, "gev_connections_closed_total",
+                    ['listener="raw"', 'reason="transport_error"'])
+    good = tls_connect(port, client_ctx(d))
+    check(echo(good, b"before") == b"before", "echo before the bad input")
+    for what, payload in (("plain HTTP", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+                          ("garbage", os.urandom(300))):
+        s = socket.create_connection(("127.0.0.1", port), timeout=OP_TIMEOUT)
+        s.sendall(payload)
+        s.settimeout(OP_TIMEOUT)
+        try:
+            while s.recv(4096):
+                pass  # an alert, perhaps; then the close
+        except ConnectionResetError:
+            pass
+        s.close()
+    # A truncated stream: a FIN with no close_notify.
+    t = tls_connect(port, client_ctx(d))
+    check(echo(t, b"then FIN") == b"then FIN", "echo before the truncation")
+    t.shutdown(socket.SHUT_WR)  # the TCP FIN under TLS, no close_notify
+    t.close()
+    deadline = time.monotonic() + OP_TIMEOUT
+    after = before
+    while time.monotonic() < deadline and after < before + 3:
+        time.sleep(0.05)
+        after = metric(None, admin, "gev_connections_closed_total",
+                       ['listener="raw"', 'reason="transport_error"'])
+    check(after == before + 3, "transport_error went %d -> %d, not +3" % (before, after))
+    check(echo(good, b"after") == b"after", "the good connection is still served")
+    good.close()
+    log = host.log()
+    check("TLS handshake failed: http request" in log, "no log line for the plain HTTP request")
+    print("ok   plain HTTP, garbage and a truncated stream: one connection each, logged, "
+          "counted as transport_error", flush=True)
+
+
+def check_startup_errors(host_path, module_dir, d):
+    cases = [  # cert, key, the reason, the file it must name
+        ("server.pem", "server.key.0644", "is readable by others (mode 0644); chmod 600 it",
+         "server.key.0644"),
+        ("server.pem", "other.key", "the key does not match the certificate", "other.key"),
+        ("expired.pem", "expired.key", "the certificate has expired", "expired.pem"),
+        ("not.pem", "server.key", "not a PEM certificate", "not.pem"),
+    ]
+    loose = os.path.join(d, "server.key.0644")
+    with open(os.path.join(d, "server.key"), "rb") as src, open(loose, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(loose, 0o644)
+    for cert, key, why, file in cases:
+        p = subprocess.run([host_path, "--module-dir", module_dir, "--admin", "off", "--listen",
+                            "127.0.0.1:0", "--tls-cert", os.path.join(d, cert), "--tls-key",
+                            os.path.join(d, key)], capture_output=True, timeout=OP_TIMEOUT)
+        err = p.stderr.decode(errors="replace")
+        check(p.returncode == 2, "%s/%s: exit %d, not 2:\n%s" % (cert, key, p.returncode, err))
+        check(why in err, "%s/%s: %r not in %r" % (cert, key, why, err[-400:]))
+        named = os.path.join(d, file)
+        check(named in err, "%s/%s: the message does not name %s" % (cert, key, named))
+        check("listening on" not in err, "%s/%s: it listened" % (cert, key))
+    print("ok   start-up refuses a loose key, a mismatched key, an expired certificate and "
+          "a non-PEM file, exit 2 naming the file", flush=True)
+
+
+def main():
+    host_path, module_dir, _ = parse_args(sys.argv)
+    with tempfile.TemporaryDirectory(prefix="gev-tls-") as d:
+        make_pki(d)
+        check_startup_errors(host_path, module_dir, d)
+        conf, listeners = write_config(d)
+        with GevHost(host_path, module_dir, ["--config", conf, "--loops", "2", "--admin",
+                                             "127.0.0.1:0"],
+                     listeners=listeners) as host:
+            raw, line, frames, wss, admin = host.ports
+            check_raw(raw, d)
+            check_line_and_frames(line, frames, d)
+            asyncio.run(check_wss(wss, d))
+            check_s_client(raw, d)
+            check_old_tls_refused(raw, d)
+            check_bad_input(host, raw, admin, d)
+
+
+if __name__ == "__main__":
+    run_main("tls clients", main)

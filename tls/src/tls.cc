@@ -1,0 +1,290 @@
+// gev::tls: one SSL_CTX per listener (loaded and checked once), one SSL per connection
+// over two memory BIOs: wire bytes in through the read BIO, records out of the write
+// BIO. OpenSSL's defaults for ciphers, no compression, no renegotiation.
+#include "gev/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+namespace gev::tls {
+
+namespace {
+
+// The reason of the last OpenSSL error on this thread ("" if none), and the queue cleared.
+std::string openssl_reason() {
+  unsigned long e = ERR_peek_last_error();
+  std::string out;
+  if (e != 0) {
+    const char* reason = ERR_reason_error_string(e);
+    out = reason ? reason : "error " + std::to_string(ERR_GET_REASON(e));
+  }
+  ERR_clear_error();
+  return out;
+}
+
+struct CtxDeleter {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+using CtxPtr = std::unique_ptr<SSL_CTX, CtxDeleter>;
+
+class TlsTransport final : public Transport {
+ public:
+  explicit TlsTransport(SSL_CTX* ctx) : ssl_(SSL_new(ctx)) {
+    BIO* rbio = BIO_new(BIO_s_mem());
+    wbio_ = BIO_new(BIO_s_mem());
+    rbio_ = rbio;
+    BIO_set_mem_eof_return(rbio_, -1);  // empty means "wait for more", not end of file
+    BIO_set_mem_eof_return(wbio_, -1);
+    SSL_set_bio(ssl_, rbio_, wbio_);  // the SSL owns both
+    SSL_set_accept_state(ssl_);
+  }
+  ~TlsTransport() override { SSL_free(ssl_); }
+
+  Input input(std::span<const uint8_t> wire, std::span<uint8_t> plain) override {
+    Input r;
+    if (failed_) return r;
+    if (!wire.empty() && BIO_write(rbio_, wire.data(), static_cast<int>(wire.size())) <= 0)
+      return fail(r, "TLS: out of memory");
+    ERR_clear_error();
+    if (!SSL_is_init_finished(ssl_)) {
+      int rc = SSL_do_handshake(ssl_);
+      if (rc != 1) {
+        int e = SSL_get_error(ssl_, rc);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return r;
+        return fail(r, "TLS handshake failed");
+      }
+      if (!flush_early_output()) return fail(r, "TLS write failed");
+    }
+    size_t got = 0;
+    while (got < plain.size()) {
+      size_t n = 0;
+      int rc = SSL_read_ex(ssl_, plain.data() + got, plain.size() - got, &n);
+      if (rc == 1) {
+        got += n;
+        continue;
+      }
+      int e = SSL_get_error(ssl_, rc);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
+      if (e == SSL_ERROR_ZERO_RETURN) {  // close_notify: the end of its stream
+        peer_ended_ = true;
+        r.end = true;
+        break;
+      }
+      r.plain = got;
+      return fail(r, "TLS record failed");
+    }
+    r.plain = got;
+    r.more = got == plain.size() && (SSL_pending(ssl_) > 0 || BIO_ctrl_pending(rbio_) > 0);
+    return r;
+  }
+
+  bool output(std::span<const uint8_t> plain) override {
+    if (failed_ || ended_) {
+      why_ = ended_ ? "TLS: output after close_notify" : why_;
+      return false;
+    }
+    if (plain.empty()) return true;
+    if (!SSL_is_init_finished(ssl_)) {  // before the handshake (on_connect): held until it ends
+      early_.append(reinterpret_cast<const char*>(plain.data()), plain.size());
+      return true;
+    }
+    return write(plain);
+  }
+
+  void end_output() override {
+    if (ended_ || failed_) return;
+    ended_ = true;
+    if (!SSL_is_init_finished(ssl_)) return;  // nothing was said: nothing to end
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // queues close_notify in the write BIO
+    ERR_clear_error();
+  }
+
+  size_t take_output(std::span<uint8_t> buf) override {
+    int n = BIO_read(wbio_, buf.data(), static_cast<int>(buf.size()));
+    return n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  bool has_output() const override { return BIO_ctrl_pending(wbio_) > 0; }
+  bool clean_end() const override { return peer_ended_; }
+  const char* why() const override { return why_.c_str(); }
+
+ private:
+  bool write(std::span<const uint8_t> plain) {
+    ERR_clear_error();
+    size_t n = 0;
+    // A memory BIO takes everything: one call, records of up to 16 KiB.
+    if (SSL_write_ex(ssl_, plain.data(), plain.size(), &n) == 1 && n == plain.size()) return true;
+    failed_ = true;
+    why_ = "TLS write failed: " + openssl_reason();
+    return false;
+  }
+
+  bool flush_early_output() {
+    if (early_.empty()) return true;
+    std::string held = std::move(early_);
+    early_.clear();
+    return write({reinterpret_cast<const uint8_t*>(held.data()), held.size()});
+  }
+
+  Input& fail(Input& r, const char* what) {
+    failed_ = true;
+    std::string reason = openssl_reason();
+    why_ = reason.empty() ? what : std::string(what) + ": " + reason;
+    r.error = why_.c_str();
+    return r;
+  }
+
+  SSL* ssl_;
+  BIO* rbio_;
+  BIO* wbio_;
+  bool failed_ = false;      // a fatal error: no close_notify, nothing more to say
+  bool ended_ = false;       // our close_notify is queued (or was never needed)
+  bool peer_ended_ = false;  // the peer's close_notify arrived
+  std::string early_;        // plaintext sent before the handshake finished
+  std::string why_;
+};
+
+class Factory final : public TransportFactory {
+ public:
+  explicit Factory(CtxPtr ctx) : ctx_(std::move(ctx)) {}
+  std::unique_ptr<Transport> make(Connection&) override {
+    return std::make_unique<TlsTransport>(ctx_.get());
+  }
+
+ private:
+  CtxPtr ctx_;
+};
+
+// ALPN: our first protocol that the client offers; none in common: no ALPN at all.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void* arg) {
+  const auto* ours = static_cast<const std::vector<std::string>*>(arg);
+  for (const std::string& want : *ours) {
+    for (unsigned i = 0; i < inlen;) {
+      unsigned len = in[i];
+      if (i + 1 + len > inlen) break;
+      if (std::string_view(reinterpret_cast<const char*>(in + i + 1), len) == want) {
+        *out = in + i + 1;
+        *outlen = static_cast<unsigned char>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      i += 1 + len;
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+bool key_file_private(const std::string& file, std::string* error) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    *error = file + ": " + std::strerror(errno);
+    return false;
+  }
+  if (st.st_mode & 077) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    *error = file + ": the private key is readable by others (mode " + mode +
+             "); chmod 600 it";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) {
+  ERR_clear_error();
+  CtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) {
+    *error = "TLS: cannot make a context: " + openssl_reason();
+    return nullptr;
+  }
+  int min = s.min_version == "1.2" ? TLS1_2_VERSION : s.min_version == "1.3" ? TLS1_3_VERSION : 0;
+  if (min == 0) {
+    *error = "tls-min-version: '" + s.min_version + "' is not 1.2 or 1.3";
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx.get(), min);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                     SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (s.cert_file.empty() || s.key_file.empty()) {
+    *error = "TLS needs both tls-cert and tls-key";
+    return nullptr;
+  }
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), s.cert_file.c_str()) != 1) {
+    *error = s.cert_file + ": not a PEM certificate (" + openssl_reason() + ")";
+    return nullptr;
+  }
+  X509* cert = SSL_CTX_get0_certificate(ctx.get());
+  if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
+    *error = s.cert_file + ": the certificate has expired";
+    return nullptr;
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
+    *error = s.cert_file + ": the certificate is not valid yet";
+    return nullptr;
+  }
+  if (!s.chain_file.empty()) {
+    FILE* f = std::fopen(s.chain_file.c_str(), "r");
+    if (!f) {
+      *error = s.chain_file + ": " + std::strerror(errno);
+      return nullptr;
+    }
+    int added = 0;
+    while (X509* c = PEM_read_X509(f, nullptr, nullptr, nullptr)) {
+      SSL_CTX_add0_chain_cert(ctx.get(), c);
+      ++added;
+    }
+    std::fclose(f);
+    ERR_clear_error();  // the end of the file reads as an error
+    if (added == 0) {
+      *error = s.chain_file + ": no PEM certificate in it";
+      return nullptr;
+    }
+  }
+  if (!key_file_private(s.key_file, error)) return nullptr;
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), s.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    std::string reason = openssl_reason();
+    *error = mismatch ? s.key_file + ": the key does not match the certificate in " + s.cert_file
+                      : s.key_file + ": not a PEM private key (" + reason + ")";
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+    *error = s.key_file + ": the key does not match the certificate in " + s.cert_file;
+    ERR_clear_error();
+    return nullptr;
+  }
+  if (!s.ciphers.empty() && SSL_CTX_set_cipher_list(ctx.get(), s.ciphers.c_str()) != 1) {
+    *error = "tls-ciphers: '" + s.ciphers + "': " + openssl_reason();
+    return nullptr;
+  }
+  if (!s.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx.get(), s.ciphersuites.c_str()) != 1) {
+    *error = "tls-ciphersuites: '" + s.ciphersuites + "': " + openssl_reason();
+    return nullptr;
+  }
+  // Resumption: a server-side session cache and tickets (OpenSSL's defaults), scoped to
+  // this listener.
+  static const unsigned char kContext[] = "gev";
+  SSL_CTX_set_session_id_context(ctx.get(), kContext, sizeof kContext - 1);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
+  if (!s.alpn.empty()) {
+    auto* alpn = new std::vector<std::string>(s.alpn);  // lives as long as the context
+    SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, alpn);
+    static int index = SSL_CTX_get_ex_new_index(
+        0, nullptr, nullptr, nullptr,
+        [](void*, void* p, CRYPTO_EX_DATA*, int, long, void*) {
+          delete static_cast<std::vector<std::string>*>(p);
+        });
+    SSL_CTX_set_ex_data(ctx.get(), index, alpn);
+  }
+  return std::make_shared<Factory>(std::move(ctx));
+}
+
+}  // namespace gev::tls
