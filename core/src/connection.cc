@@ -72,7 +72,20 @@ void Connection::start() {
     return;
   }
   loop_.attach(this);
-  if (service_.options.transport) transport_ = service_.options.transport->make(*this);
+  if (service_.options.transport) {
+    transport_ = service_.options.transport->make(*this);
+    if (service_.options.handshake_timeout.count() > 0)
+      loop_.run_after(service_.options.handshake_timeout,
+                      [weak = weak_from_this(), ms = service_.options.handshake_timeout.count()] {
+                        auto c = weak.lock();
+                        if (!c || c->state_ != State::kConnected || c->transport_->established())
+                          return;
+                        GEV_INFO("conn %llu from %s: no handshake within %lld ms; closing",
+                                 static_cast<unsigned long long>(c->id_),
+                                 c->peer_.to_string().c_str(), static_cast<long long>(ms));
+                        c->close_now(CloseReason::kTransportError);
+                      });
+  }
   if (service_.options.idle_timeout.count() > 0)
     loop_.wheel().schedule(
         &idle_node_,

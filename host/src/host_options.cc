@@ -113,6 +113,8 @@ std::string apply_section_key(const std::string& key, const std::string& value,
     l.tls_ciphersuites = value;
   else if (field == "tls-alpn")
     l.tls_alpn = split_list(value);
+  else if (field == "tls-handshake-timeout")
+    ok = parse_uint(value, &l.tls_handshake_timeout_ms);
   else
     return "unknown option '" + key + "'";
   return ok ? "" : "bad value '" + value + "' for '" + key + "'";

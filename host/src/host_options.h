@@ -39,6 +39,7 @@ struct ListenerConfig {
   std::string tls_min_version = "1.2";
   std::string tls_ciphers, tls_ciphersuites;
   std::vector<std::string> tls_alpn;
+  uint64_t tls_handshake_timeout_ms = 10000;
   bool operator==(const ListenerConfig&) const = default;
 };
 

@@ -42,6 +42,7 @@ gev::Options listener_options(const ListenerConfig& l, size_t loops) {
   so.reuse_port = l.reuse_port;
   so.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms);
   so.max_connections = l.max_connections;
+  so.handshake_timeout = std::chrono::milliseconds(l.tls_handshake_timeout_ms);
   return so;
 }
 

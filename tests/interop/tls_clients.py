@@ -21,6 +21,7 @@ usage: tls_clients.py GEV_HOST MODULE_DIR
 import asyncio
 import os
 import re
+import select
 import socket
 import ssl
 import subprocess
@@ -79,18 +80,32 @@ def tls_connect(port, ctx):
 
 
 def echo(s, data):
+    """Sends data and reads as much back, from one thread (an SSL object must not be
+    read and written from two at once), never blocking on a full socket either way."""
+    s.setblocking(False)
     got = bytearray()
-    def reader():
+    sent = 0
+    deadline = time.monotonic() + OP_TIMEOUT
+    try:
         while len(got) < len(data):
-            chunk = s.recv(1 << 16)
-            if not chunk:
-                break
-            got.extend(chunk)
-    t = threading.Thread(target=reader)
-    t.start()
-    s.sendall(data)
-    t.join(OP_TIMEOUT)
-    check(not t.is_alive(), "echo of %d bytes timed out (%d back)" % (len(data), len(got)))
+            check(time.monotonic() < deadline,
+                  "echo of %d bytes timed out (%d back)" % (len(data), len(got)))
+            select.select([s], [s] if sent < len(data) else [], [], 0.2)
+            if sent < len(data):
+                try:
+                    sent += s.send(data[sent:sent + 65536])
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                    pass
+            try:
+                while len(got) < len(data):
+                    chunk = s.recv(65536)
+                    check(chunk != b"", "EOF after %d of %d bytes" % (len(got), len(data)))
+                    got.extend(chunk)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                pass
+    finally:
+        s.setblocking(True)
+        s.settimeout(OP_TIMEOUT)
     return bytes(got)
 
 
@@ -106,13 +121,16 @@ def metric(host_log_ignored, admin_port, name, labels):
 def write_config(d):
     conf = os.path.join(d, "host.conf")
     listeners = [("raw", "raw", "echo"), ("line", "line", "echo"),
-                 ("frames", "length_field", "echo"), ("wss", "websocket", "echo")]
+                 ("frames", "length_field", "echo"), ("wss", "websocket", "echo"),
+                 ("slow", "raw", "echo")]
     with open(conf, "w") as f:
         for name, protocol, handler in listeners:
             f.write("[listener.%s]\nlisten = 127.0.0.1:0\nprotocol = %s\nhandler = %s\n"
                     "tls-cert = %s\ntls-key = %s\n" %
                     (name, protocol, handler, os.path.join(d, "server.pem"),
                      os.path.join(d, "server.key")))
+            if name == "slow":
+                f.write("tls-handshake-timeout = 400\n")
     return conf, len(listeners) + 1
 
 
@@ -239,6 +257,55 @@ def check_bad_input(host, port, admin, d):
           "counted as transport_error", flush=True)
 
 
+def check_handshake_timeout(port, d):
+    """A ClientHello dribbled a byte at a time (slowloris) is cut at the listener's
+    tls-handshake-timeout (400 ms here); a finished handshake is not."""
+    # A real ClientHello, made by our own client into a memory BIO.
+    ctx = client_ctx(d)
+    outgoing = ssl.MemoryBIO()
+    incoming = ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    client_hello = outgoing.read()
+    check(len(client_hello) > 50, "no ClientHello captured")
+    s = socket.create_connection(("127.0.0.1", port), timeout=OP_TIMEOUT)
+    start = time.monotonic()
+    closed = False
+    for byte in client_hello[:40]:
+        try:
+            s.sendall(bytes([byte]))
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.1)
+        s.setblocking(False)
+        try:
+            if s.recv(100) == b"":
+                closed = True
+                break
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed = True
+            break
+        finally:
+            s.setblocking(True)
+    elapsed = time.monotonic() - start
+    check(closed, "a dribbled ClientHello was not cut within %.1f s" % elapsed)
+    check(elapsed >= 0.3, "cut after %.2f s, before the 400 ms deadline" % elapsed)
+    s.close()
+    # A finished handshake outlives the deadline.
+    t = tls_connect(port, client_ctx(d))
+    time.sleep(0.8)
+    check(echo(t, b"still here") == b"still here", "an established session was cut")
+    t.close()
+    print("ok   a ClientHello dribbled a byte at a time is cut at tls-handshake-timeout "
+          "(%.2f s); an established session is not" % elapsed, flush=True)
+
+
 def check_startup_errors(host_path, module_dir, d):
     cases = [  # cert, key, the reason, the file it must name
         ("server.pem", "server.key.0644", "is readable by others (mode 0644); chmod 600 it",
@@ -274,13 +341,14 @@ def main():
         with GevHost(host_path, module_dir, ["--config", conf, "--loops", "2", "--admin",
                                              "127.0.0.1:0"],
                      listeners=listeners) as host:
-            raw, line, frames, wss, admin = host.ports
+            raw, line, frames, wss, slow, admin = host.ports
             check_raw(raw, d)
             check_line_and_frames(line, frames, d)
             asyncio.run(check_wss(wss, d))
             check_s_client(raw, d)
             check_old_tls_refused(raw, d)
             check_bad_input(host, raw, admin, d)
+            check_handshake_timeout(slow, d)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ class TlsTransport final : public Transport {
   }
   bool has_output() const override { return BIO_ctrl_pending(wbio_) > 0; }
   bool clean_end() const override { return peer_ended_; }
+  bool established() const override { return SSL_is_init_finished(ssl_) == 1; }
   const char* why() const override { return why_.c_str(); }
 
  private:

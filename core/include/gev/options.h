@@ -28,6 +28,9 @@ struct Options {
   std::string name;  // what the log calls this listener ("listener main", "admin"); may be empty
   // Under the protocol of every connection (TLS: gev/tls.h); null: plain TCP.
   std::shared_ptr<TransportFactory> transport;
+  // With a transport: a connection whose handshake has not finished by then is closed
+  // (transport_error). 0: no deadline of its own.
+  std::chrono::milliseconds handshake_timeout{10000};
   size_t loops = 0;         // 0: one per CPU
   bool reuse_port = false;  // a listen socket per loop, kernel balances
   int backlog = 1024;

@@ -42,6 +42,8 @@ class Transport {
   virtual bool clean_end() const = 0;
   // Why the last call failed.
   virtual const char* why() const = 0;
+  // The handshake, if the transport has one, is done (Options::handshake_timeout).
+  virtual bool established() const = 0;
 };
 
 // Makes each accepted connection's transport (Options::transport). Called on the
