@@ -73,7 +73,7 @@ void Connection::start() {
   }
   loop_.attach(this);
   if (service_.options.transport) {
-    transport_ = service_.options.transport->make(*this);
+    transport_ = service_.options.transport->make();
     if (service_.options.handshake_timeout.count() > 0)
       loop_.run_after(service_.options.handshake_timeout,
                       [weak = weak_from_this(), ms = service_.options.handshake_timeout.count()] {

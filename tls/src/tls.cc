@@ -154,7 +154,7 @@ class TlsTransport final : public Transport {
 class Factory final : public TransportFactory {
  public:
   explicit Factory(CtxPtr ctx) : ctx_(std::move(ctx)) {}
-  std::unique_ptr<Transport> make(Connection&) override {
+  std::unique_ptr<Transport> make() override {
     return std::make_unique<TlsTransport>(ctx_.get());
   }
 

@@ -16,8 +16,6 @@
 
 namespace gev {
 
-class Connection;
-
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -51,7 +49,7 @@ class Transport {
 class TransportFactory {
  public:
   virtual ~TransportFactory() = default;
-  virtual std::unique_ptr<Transport> make(Connection& c) = 0;
+  virtual std::unique_ptr<Transport> make() = 0;
 };
 
 }  // namespace gev
