@@ -73,8 +73,8 @@ void Connection::start() {
   }
   loop_.attach(this);
   if (service_.options.transport) {
-    transport_ = service_.options.transport->make();
-    if (service_.options.handshake_timeout.count() > 0)
+    transport_ = service_.options.transport->make();  // may be null: plain after all
+    if (transport_ && service_.options.handshake_timeout.count() > 0)
       loop_.run_after(service_.options.handshake_timeout,
                       [weak = weak_from_this(), ms = service_.options.handshake_timeout.count()] {
                         auto c = weak.lock();

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gev/log.h>
 #include <gev/tls.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,10 +16,28 @@
 #include "host_api.h"
 #include "loop_fanout.h"
 #include "systemd.h"
+#include "tls_switch.h"
 
 namespace gev::host {
 
 namespace {
+
+// What a listener's TLS was made from: its settings and its files' identities (a
+// reload re-reads the files only when this changes). Empty: plain TCP.
+std::string tls_identity(const ListenerConfig& l) {
+  if (l.tls_cert.empty() && l.tls_key.empty()) return "";
+  std::string out = l.tls_min_version + "|" + l.tls_ciphers + "|" + l.tls_ciphersuites + "|";
+  for (const std::string& a : l.tls_alpn) out += a + ",";
+  for (const std::string* f : {&l.tls_cert, &l.tls_key, &l.tls_chain}) {
+    struct stat st {};
+    out += "|" + *f;
+    if (!f->empty() && ::stat(f->c_str(), &st) == 0)
+      out += ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+             std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+             std::to_string(st.st_mtim.tv_nsec);
+  }
+  return out;
+}
 
 // The listener's TLS transport (null: plain TCP). False, with *error naming the listener,
 // the file and the reason, if its settings do not load.
@@ -86,7 +105,8 @@ bool Runtime::load(Server& server, std::string* error, bool* bad_options) {
       if (bad_options) *bad_options = true;  // a setting that does not work: exit 2
       return false;
     }
-    initial_tls_.push_back(std::move(t));
+    initial_tls_.push_back(std::make_shared<TlsSwitch>());
+    initial_tls_.back()->set(std::move(t), tls_identity(l));
   }
   modules_ = st.modules;
   initial_ = st.pipelines;
@@ -108,7 +128,7 @@ void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_
     lo.transport = initial_tls_[i];
     lo.listen_fd = inherited_fd(l);
     size_t index = server_->add_listener(sw, lo, &sw);
-    listeners_.push_back({l, index, &sw});
+    listeners_.push_back({l, index, &sw, initial_tls_[i]});
     metrics_.add_listener(l.name);
     GEV_INFO("listener %s: %s over %s%s on %s", l.name.c_str(), l.handler.c_str(),
              l.protocol.c_str(), lo.transport ? " over TLS" : "", l.listen.c_str());
@@ -238,6 +258,12 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
   // accepting yet. One on an address a listener on its way out serves shares that
   // socket (a dup): nothing queued in its backlog is lost.
   std::vector<Listener> serving;
+  struct TlsSwap {
+    std::shared_ptr<TlsSwitch> to;
+    std::shared_ptr<TransportFactory> factory;
+    std::string identity, listener;
+  };
+  std::vector<TlsSwap> tls_swaps;  // kept listeners whose TLS changed
   std::vector<Listener> opened;
   auto close_opened = [&] {
     for (const Listener& o : opened) {
@@ -250,7 +276,18 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
     auto cur = std::find_if(listeners_.begin(), listeners_.end(),
                             [&](const Listener& x) { return x.config.name == l.name; });
     if (cur != listeners_.end() && same_socket(cur->config, l)) {
-      serving.push_back({l, cur->index, cur->sw});
+      // Kept, and its TLS re-read if its settings or files changed (new handshakes only).
+      std::string identity = tls_identity(l);
+      if (identity != cur->tls->identity()) {
+        std::shared_ptr<TransportFactory> t;
+        std::string tls_error;
+        if (!tls_transport(l, &t, &tls_error)) {
+          close_opened();
+          return {false, tls_error};
+        }
+        tls_swaps.push_back({cur->tls, std::move(t), std::move(identity), l.name});
+      }
+      serving.push_back({l, cur->index, cur->sw, cur->tls});
       continue;
     }
     int fd = -1;
@@ -276,17 +313,21 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
     gev::Options lo = listener_options(l, lifecycle_.loops().size());
     lo.listen_fd = fd;
     std::string tls_error;
-    if (!tls_transport(l, &lo.transport, &tls_error)) {
+    std::shared_ptr<TransportFactory> t;
+    if (!tls_transport(l, &t, &tls_error)) {
       if (fd >= 0) ::close(fd);
       sw.set(nullptr);
       close_opened();
       return {false, tls_error};
     }
+    auto tls = std::make_shared<TlsSwitch>();
+    tls->set(std::move(t), tls_identity(l));
+    lo.transport = tls;
     try {
       size_t index = server_->add_listener_paused(sw, lo, &sw);
       metrics_.add_listener(l.name);  // by server index, used or not
-      opened.push_back({l, index, &sw});
-      serving.push_back({l, index, &sw});
+      opened.push_back({l, index, &sw, tls});
+      serving.push_back({l, index, &sw, tls});
     } catch (const std::exception& e) {
       if (fd >= 0) ::close(fd);
       sw.set(nullptr);
@@ -301,6 +342,12 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
   if (stopping_) {
     close_opened();
     return {false, "the server is stopping"};
+  }
+  for (TlsSwap& s : tls_swaps) {
+    GEV_INFO("reload %llu: listener %s: TLS %s for new connections",
+             static_cast<unsigned long long>(gen), s.listener.c_str(),
+             s.factory ? "settings and certificates re-read" : "off");
+    s.to->set(std::move(s.factory), std::move(s.identity));
   }
   size_t switched = 0, closed = 0;
   bool retired_any = false;

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "module_loader.h"
 #include "pipeline.h"
+#include "tls_switch.h"
 
 namespace gev::host {
 
@@ -72,6 +73,7 @@ class Runtime {
     ListenerConfig config;
     size_t index;  // in the server
     Switch* sw;
+    std::shared_ptr<TlsSwitch> tls;  // its transport factory (holding nothing: plain TCP)
   };
   using ModuleMap = std::map<std::string, std::shared_ptr<LoadedModule>>;
   struct Refusal {
@@ -133,7 +135,7 @@ class Runtime {
   std::vector<Listener> listeners_;
   std::deque<Switch> switches_;  // every one ever made: the server refers to them
   std::vector<std::shared_ptr<Pipeline>> initial_;  // load() to listen()
-  std::vector<std::shared_ptr<TransportFactory>> initial_tls_;  // the same, per listener
+  std::vector<std::shared_ptr<TlsSwitch>> initial_tls_;  // the same, per listener
 
   mutable std::mutex serving_mu_;  // listeners_ as read by serving()
   // stopping_, and what must not interleave with its change: a reload's commit and its

@@ -22,6 +22,7 @@ import asyncio
 import os
 import re
 import select
+import signal
 import socket
 import ssl
 import subprocess
@@ -53,7 +54,7 @@ def make_pki(d):
             cwd=d)
     with open(os.path.join(d, "san.ext"), "w") as f:
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name, days in (("server", "2"), ("expired", "-1")):
+    for name, days in (("server", "2"), ("expired", "-1"), ("second", "2")):
         openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=localhost", cwd=d)
         openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
@@ -61,7 +62,7 @@ def make_pki(d):
                 cwd=d)
     openssl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
             "other.key", cwd=d)
-    for k in ("server.key", "expired.key", "other.key", "ca.key"):
+    for k in ("server.key", "expired.key", "other.key", "ca.key", "second.key"):
         os.chmod(os.path.join(d, k), 0o600)
     with open(os.path.join(d, "not.pem"), "w") as f:
         f.write("this is not PEM\n")
@@ -306,6 +307,93 @@ def check_handshake_timeout(port, d):
           "(%.2f s); an established session is not" % elapsed, flush=True)
 
 
+def fingerprint(s):
+    return s.getpeercert(binary_form=True)
+
+
+def wait_log(host, text, count):
+    deadline = time.monotonic() + OP_TIMEOUT
+    while time.monotonic() < deadline:
+        if host.log().count(text) >= count:
+            return
+        time.sleep(0.05)
+    raise CheckFailed("no %d x %r in the log" % (count, text))
+
+
+def check_reload(host, port, d):
+    """SIGHUP with replaced certificate files under a fleet of handshakes: none fails, new
+    handshakes get the new certificate, an open session keeps its own; a broken key makes
+    the reload fail and the running certificate serves on."""
+    old = tls_connect(port, client_ctx(d))
+    first = fingerprint(old)
+    stop = threading.Event()
+    results = {"ok": 0, "failed": []}
+
+    def fleet():
+        while not stop.is_set():
+            try:
+                s = tls_connect(port, client_ctx(d))
+                check(echo(s, b"fleet") == b"fleet", "fleet echo")
+                s.close()
+                results["ok"] += 1
+            except Exception as e:  # noqa: every failure counts
+                results["failed"].append(repr(e))
+    threads = [threading.Thread(target=fleet) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    for ext in ("pem", "key"):
+        tmp = os.path.join(d, "swap." + ext)
+        with open(os.path.join(d, "second." + ext), "rb") as src, open(tmp, "wb") as dst:
+            dst.write(src.read())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, os.path.join(d, "server." + ext))
+    host.proc.send_signal(signal.SIGHUP)
+    wait_log(host, "TLS settings and certificates re-read", 5)  # every listener
+    time.sleep(0.3)
+    stop.set()
+    for t in threads:
+        t.join(OP_TIMEOUT)
+    check(not results["failed"], "handshakes failed during the reload: %s" % results["failed"][:3])
+    check(results["ok"] > 0, "the fleet made no connection")
+    new = tls_connect(port, client_ctx(d))
+    second = fingerprint(new)
+    check(second != first, "a new handshake still got the old certificate")
+    check(echo(old, b"old session") == b"old session", "the open session was cut by the reload")
+    old.close()
+    new.close()
+    # A key that does not match: the reload fails, the second certificate serves on.
+    with open(os.path.join(d, "other.key"), "rb") as src, open(os.path.join(d, "swap.key"), "wb") as dst:
+        dst.write(src.read())
+    os.chmod(os.path.join(d, "swap.key"), 0o600)
+    os.replace(os.path.join(d, "swap.key"), os.path.join(d, "server.key"))
+    host.proc.send_signal(signal.SIGHUP)
+    wait_log(host, "reload failed", 1)
+    check("the key does not match the certificate" in host.log(), "the failed reload's reason")
+    after = tls_connect(port, client_ctx(d))
+    check(fingerprint(after) == second, "a failed reload changed the certificate")
+    check(echo(after, b"still") == b"still", "echo after a failed reload")
+    after.close()
+    print("ok   reload: %d handshakes during it, none failed; new ones get the new certificate, "
+          "the open session keeps its own; a mismatched key fails the reload and the running "
+          "certificate serves on" % results["ok"], flush=True)
+
+
+def check_close_notify_on_stop(host, port, d):
+    s = tls_connect(port, client_ctx(d))
+    check(echo(s, b"bye") == b"bye", "echo before the stop")
+    host.stopped_by_test = True
+    host.proc.send_signal(signal.SIGTERM)
+    try:
+        data = s.recv(100)  # b"" only after close_notify; a bare FIN raises SSLEOFError
+    except ssl.SSLEOFError:
+        raise CheckFailed("the stop closed TCP without close_notify")
+    check(data == b"", "after the stop: %r" % data)
+    s.close()
+    check(host.proc.wait(timeout=OP_TIMEOUT) == 0, "gev-host did not exit 0 after SIGTERM")
+    print("ok   on SIGTERM an open session gets close_notify before TCP closes", flush=True)
+
+
 def check_startup_errors(host_path, module_dir, d):
     cases = [  # cert, key, the reason, the file it must name
         ("server.pem", "server.key.0644", "is readable by others (mode 0644); chmod 600 it",
@@ -349,6 +437,8 @@ def main():
             check_old_tls_refused(raw, d)
             check_bad_input(host, raw, admin, d)
             check_handshake_timeout(slow, d)
+            check_reload(host, raw, d)
+            check_close_notify_on_stop(host, raw, d)
 
 
 if __name__ == "__main__":
