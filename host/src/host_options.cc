@@ -16,6 +16,20 @@ namespace gev::host {
 
 namespace po = boost::program_options;
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 namespace {
 
 bool parse_uint(const std::string& text, uint64_t* out) {
@@ -32,21 +46,6 @@ bool parse_bool(const std::string& text, bool* out) {
   if (text == "true" || text == "1" || text == "yes" || text == "on") return *out = true, true;
   if (text == "false" || text == "0" || text == "no" || text == "off") return *out = false, true;
   return false;
-}
-
-// "a, b,c" -> {"a", "b", "c"}
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
 }
 
 // "NAME.KEY=VALUE" into module_opts.
@@ -105,6 +104,10 @@ std::string apply_section_key(const std::string& key, const std::string& value,
     l.tls_key = value;
   else if (field == "tls-chain")
     l.tls_chain = value;
+  else if (field == "tls-client-ca")
+    l.tls_client_ca = value;
+  else if (field == "tls-client-verify")
+    l.tls_client_verify = value;
   else if (field == "tls-min-version")
     l.tls_min_version = value;
   else if (field == "tls-ciphers")

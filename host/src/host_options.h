@@ -35,7 +35,8 @@ struct ListenerConfig {
   uint64_t idle_timeout_ms = 0;
   uint64_t max_connections = 0;
   // TLS under the protocol when tls_cert is set (docs/transport.md).
-  std::string tls_cert, tls_key, tls_chain;
+  std::string tls_cert, tls_key, tls_chain;  // cert and key: comma lists, chosen by SNI
+  std::string tls_client_ca, tls_client_verify = "required";
   std::string tls_min_version = "1.2";
   std::string tls_ciphers, tls_ciphersuites;
   std::vector<std::string> tls_alpn;
@@ -66,6 +67,9 @@ struct HostOptions {
 // otherwise the exit code, after printing the offending option or file line to stderr
 // (or storing it in *error, without the "gev-host: " prefix: a reload re-reads this way).
 int parse_host_options(int argc, char** argv, HostOptions& out, std::string* error = nullptr);
+
+// "a, b,c" -> {"a", "b", "c"} (config lists: tls-cert, tls-key, tls-alpn).
+std::vector<std::string> split_list(const std::string& text);
 
 // The module directory to use when none was given: <exe>/../lib/gev/modules.
 std::filesystem::path default_module_dir(const char* argv0);

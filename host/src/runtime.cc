@@ -26,12 +26,17 @@ namespace {
 // reload re-reads the files only when this changes). Empty: plain TCP.
 std::string tls_identity(const ListenerConfig& l) {
   if (l.tls_cert.empty() && l.tls_key.empty()) return "";
-  std::string out = l.tls_min_version + "|" + l.tls_ciphers + "|" + l.tls_ciphersuites + "|";
+  std::string out = l.tls_min_version + "|" + l.tls_ciphers + "|" + l.tls_ciphersuites + "|" +
+                    l.tls_client_verify + "|";
   for (const std::string& a : l.tls_alpn) out += a + ",";
-  for (const std::string* f : {&l.tls_cert, &l.tls_key, &l.tls_chain}) {
+  std::vector<std::string> files = split_list(l.tls_cert), keys = split_list(l.tls_key);
+  files.insert(files.end(), keys.begin(), keys.end());
+  files.push_back(l.tls_chain);
+  files.push_back(l.tls_client_ca);
+  for (const std::string& f : files) {
     struct stat st {};
-    out += "|" + *f;
-    if (!f->empty() && ::stat(f->c_str(), &st) == 0)
+    out += "|" + f;
+    if (!f.empty() && ::stat(f.c_str(), &st) == 0)
       out += ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
              std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
              std::to_string(st.st_mtim.tv_nsec);
@@ -45,8 +50,23 @@ bool tls_transport(const ListenerConfig& l, std::shared_ptr<TransportFactory>* o
                    std::string* error) {
   out->reset();
   if (l.tls_cert.empty() && l.tls_key.empty()) return true;
-  gev::tls::Settings s{l.tls_cert,    l.tls_key,          l.tls_chain, l.tls_min_version,
-                       l.tls_ciphers, l.tls_ciphersuites, l.tls_alpn};
+  std::vector<std::string> certs = split_list(l.tls_cert), keys = split_list(l.tls_key);
+  if (certs.size() != keys.size() || certs.empty()) {
+    *error = "listener '" + l.name + "': tls-cert names " + std::to_string(certs.size()) +
+             " certificate(s) and tls-key " + std::to_string(keys.size()) + " key(s)";
+    return false;
+  }
+  gev::tls::Settings s;
+  s.cert_file = certs[0];
+  s.key_file = keys[0];
+  for (size_t i = 1; i < certs.size(); ++i) s.more_certificates.emplace_back(certs[i], keys[i]);
+  s.chain_file = l.tls_chain;
+  s.min_version = l.tls_min_version;
+  s.ciphers = l.tls_ciphers;
+  s.ciphersuites = l.tls_ciphersuites;
+  s.alpn = l.tls_alpn;
+  s.client_ca_file = l.tls_client_ca;
+  s.client_verify = l.tls_client_verify;
   *out = gev::tls::server(s, error);
   if (*out) return true;
   *error = "listener '" + l.name + "': " + *error;
@@ -131,7 +151,7 @@ void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_
     listeners_.push_back({l, index, &sw, initial_tls_[i]});
     metrics_.add_listener(l.name);
     GEV_INFO("listener %s: %s over %s%s on %s", l.name.c_str(), l.handler.c_str(),
-             l.protocol.c_str(), lo.transport ? " over TLS" : "", l.listen.c_str());
+             l.protocol.c_str(), l.tls_cert.empty() ? "" : " over TLS", l.listen.c_str());
   }
   initial_.clear();
   initial_tls_.clear();

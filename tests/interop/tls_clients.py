@@ -15,7 +15,11 @@ usage: tls_clients.py GEV_HOST MODULE_DIR
   counter: plain HTTP to the TLS port, garbage instead of a ClientHello, a FIN without
   close_notify (a truncated stream);
 - start-up errors exit 2 naming the file and the reason: a key readable by others, a key
-  that does not match the certificate, an expired certificate, a file that is not PEM.
+  that does not match the certificate, an expired certificate, a file that is not PEM;
+- tls-handshake-timeout cuts a ClientHello dribbled a byte at a time; SNI picks between
+  two certificates; mutual TLS, required and optional;
+- reload with replaced certificate files under a fleet of handshakes, a reload with a
+  mismatched key, and close_notify on SIGTERM.
 """
 
 import asyncio
@@ -54,15 +58,24 @@ def make_pki(d):
             cwd=d)
     with open(os.path.join(d, "san.ext"), "w") as f:
         f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name, days in (("server", "2"), ("expired", "-1"), ("second", "2")):
+    with open(os.path.join(d, "other.ext"), "w") as f:
+        f.write("subjectAltName=DNS:other.test\n")
+    with open(os.path.join(d, "client.ext"), "w") as f:
+        f.write("extendedKeyUsage=clientAuth\n")
+    for name, days, cn, ext in (("server", "2", "localhost", "san.ext"),
+                                ("expired", "-1", "localhost", "san.ext"),
+                                ("second", "2", "localhost", "san.ext"),
+                                ("otherhost", "2", "other.test", "other.ext"),
+                                ("client", "2", "gev test client", "client.ext")):
         openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=localhost", cwd=d)
+                "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn, cwd=d)
         openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", days, "-extfile", "san.ext", "-out", name + ".pem",
+                "-CAcreateserial", "-days", days, "-extfile", ext, "-out", name + ".pem",
                 cwd=d)
     openssl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
             "other.key", cwd=d)
-    for k in ("server.key", "expired.key", "other.key", "ca.key", "second.key"):
+    for k in ("server.key", "expired.key", "other.key", "ca.key", "second.key", "otherhost.key",
+              "client.key"):
         os.chmod(os.path.join(d, k), 0o600)
     with open(os.path.join(d, "not.pem"), "w") as f:
         f.write("this is not PEM\n")
@@ -123,13 +136,20 @@ def write_config(d):
     conf = os.path.join(d, "host.conf")
     listeners = [("raw", "raw", "echo"), ("line", "line", "echo"),
                  ("frames", "length_field", "echo"), ("wss", "websocket", "echo"),
-                 ("slow", "raw", "echo")]
+                 ("slow", "raw", "echo"), ("sni", "raw", "echo"), ("mreq", "raw", "echo"),
+                 ("mopt", "raw", "echo")]
     with open(conf, "w") as f:
         for name, protocol, handler in listeners:
+            certs, keys = [os.path.join(d, "server.pem")], [os.path.join(d, "server.key")]
+            if name == "sni":
+                certs.append(os.path.join(d, "otherhost.pem"))
+                keys.append(os.path.join(d, "otherhost.key"))
             f.write("[listener.%s]\nlisten = 127.0.0.1:0\nprotocol = %s\nhandler = %s\n"
                     "tls-cert = %s\ntls-key = %s\n" %
-                    (name, protocol, handler, os.path.join(d, "server.pem"),
-                     os.path.join(d, "server.key")))
+                    (name, protocol, handler, ", ".join(certs), ", ".join(keys)))
+            if name in ("mreq", "mopt"):
+                f.write("tls-client-ca = %s\ntls-client-verify = %s\n" %
+                        (os.path.join(d, "ca.pem"), "required" if name == "mreq" else "optional"))
             if name == "slow":
                 f.write("tls-handshake-timeout = 400\n")
     return conf, len(listeners) + 1
@@ -349,7 +369,7 @@ def check_reload(host, port, d):
         os.chmod(tmp, 0o600)
         os.replace(tmp, os.path.join(d, "server." + ext))
     host.proc.send_signal(signal.SIGHUP)
-    wait_log(host, "TLS settings and certificates re-read", 5)  # every listener
+    wait_log(host, "TLS settings and certificates re-read", 8)  # every listener
     time.sleep(0.3)
     stop.set()
     for t in threads:
@@ -394,6 +414,56 @@ def check_close_notify_on_stop(host, port, d):
     print("ok   on SIGTERM an open session gets close_notify before TCP closes", flush=True)
 
 
+def subject_cn(s):
+    for rdn in s.getpeercert()["subject"]:
+        for k, v in rdn:
+            if k == "commonName":
+                return v
+    return None
+
+
+def check_sni(port, d):
+    """Two certificates on one listener: the ClientHello's server name picks."""
+    for name, want in (("other.test", "other.test"), ("localhost", "localhost")):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=OP_TIMEOUT)
+        s = client_ctx(d).wrap_socket(raw, server_hostname=name)  # verifies the name too
+        check(subject_cn(s) == want, "SNI %s got the certificate of %s" % (name, subject_cn(s)))
+        check(echo(s, b"sni") == b"sni", "echo after SNI %s" % name)
+        s.close()
+    # No name at all: the first certificate.
+    ctx = client_ctx(d, check_hostname=False)
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=OP_TIMEOUT))
+    check(subject_cn(s) == "localhost", "no SNI got %s" % subject_cn(s))
+    s.close()
+    print("ok   SNI: other.test gets its own certificate, localhost and no name the first",
+          flush=True)
+
+
+def mtls_echo(port, ctx):
+    """True if a session is set up and echoes; False if the server refused it."""
+    try:
+        s = tls_connect(port, ctx)
+        ok = echo(s, b"mtls") == b"mtls"
+        s.close()
+        return ok
+    except (ssl.SSLError, ConnectionError, OSError, CheckFailed):
+        return False
+
+
+def check_mtls(required, optional, d):
+    with_cert = client_ctx(d)
+    with_cert.load_cert_chain(os.path.join(d, "client.pem"), os.path.join(d, "client.key"))
+    check(not mtls_echo(required, client_ctx(d)), "required: a client without a certificate "
+          "was admitted")
+    check(mtls_echo(required, with_cert), "required: a client with a CA-signed certificate "
+          "was refused")
+    check(mtls_echo(optional, client_ctx(d)), "optional: a client without a certificate was "
+          "refused")
+    check(mtls_echo(optional, with_cert), "optional: a client with a certificate was refused")
+    print("ok   mutual TLS: required refuses a client without a certificate and admits one "
+          "with; optional admits both", flush=True)
+
+
 def check_startup_errors(host_path, module_dir, d):
     cases = [  # cert, key, the reason, the file it must name
         ("server.pem", "server.key.0644", "is readable by others (mode 0644); chmod 600 it",
@@ -429,7 +499,7 @@ def main():
         with GevHost(host_path, module_dir, ["--config", conf, "--loops", "2", "--admin",
                                              "127.0.0.1:0"],
                      listeners=listeners) as host:
-            raw, line, frames, wss, slow, admin = host.ports
+            raw, line, frames, wss, slow, sni, mreq, mopt, admin = host.ports
             check_raw(raw, d)
             check_line_and_frames(line, frames, d)
             asyncio.run(check_wss(wss, d))
@@ -437,6 +507,8 @@ def main():
             check_old_tls_refused(raw, d)
             check_bad_input(host, raw, admin, d)
             check_handshake_timeout(slow, d)
+            check_sni(sni, d)
+            check_mtls(mreq, mopt, d)
             check_reload(host, raw, d)
             check_close_notify_on_stop(host, raw, d)
 

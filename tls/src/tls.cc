@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -197,9 +198,9 @@ bool key_file_private(const std::string& file, std::string* error) {
   return true;
 }
 
-}  // namespace
-
-std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) {
+// One certificate's context with the listener's settings. Null, with *error, on failure.
+CtxPtr make_ctx(const Settings& s, const std::string& cert_file, const std::string& key_file,
+                std::string* error) {
   ERR_clear_error();
   CtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) {
@@ -214,21 +215,21 @@ std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) 
   SSL_CTX_set_min_proto_version(ctx.get(), min);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                      SSL_OP_CIPHER_SERVER_PREFERENCE);
-  if (s.cert_file.empty() || s.key_file.empty()) {
+  if (cert_file.empty() || key_file.empty()) {
     *error = "TLS needs both tls-cert and tls-key";
     return nullptr;
   }
-  if (SSL_CTX_use_certificate_chain_file(ctx.get(), s.cert_file.c_str()) != 1) {
-    *error = s.cert_file + ": not a PEM certificate (" + openssl_reason() + ")";
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1) {
+    *error = cert_file + ": not a PEM certificate (" + openssl_reason() + ")";
     return nullptr;
   }
   X509* cert = SSL_CTX_get0_certificate(ctx.get());
   if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
-    *error = s.cert_file + ": the certificate has expired";
+    *error = cert_file + ": the certificate has expired";
     return nullptr;
   }
   if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
-    *error = s.cert_file + ": the certificate is not valid yet";
+    *error = cert_file + ": the certificate is not valid yet";
     return nullptr;
   }
   if (!s.chain_file.empty()) {
@@ -249,16 +250,16 @@ std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) 
       return nullptr;
     }
   }
-  if (!key_file_private(s.key_file, error)) return nullptr;
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), s.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+  if (!key_file_private(key_file, error)) return nullptr;
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
     std::string reason = openssl_reason();
-    *error = mismatch ? s.key_file + ": the key does not match the certificate in " + s.cert_file
-                      : s.key_file + ": not a PEM private key (" + reason + ")";
+    *error = mismatch ? key_file + ": the key does not match the certificate in " + cert_file
+                      : key_file + ": not a PEM private key (" + reason + ")";
     return nullptr;
   }
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-    *error = s.key_file + ": the key does not match the certificate in " + s.cert_file;
+    *error = key_file + ": the key does not match the certificate in " + cert_file;
     ERR_clear_error();
     return nullptr;
   }
@@ -284,6 +285,80 @@ std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) 
           delete static_cast<std::vector<std::string>*>(p);
         });
     SSL_CTX_set_ex_data(ctx.get(), index, alpn);
+  }
+  if (!s.client_ca_file.empty()) {
+    int mode;
+    if (s.client_verify == "required")
+      mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    else if (s.client_verify == "optional")
+      mode = SSL_VERIFY_PEER;
+    else {
+      *error = "tls-client-verify: '" + s.client_verify + "' is not optional or required";
+      return nullptr;
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(s.client_ca_file.c_str());
+    if (!names ||
+        SSL_CTX_load_verify_locations(ctx.get(), s.client_ca_file.c_str(), nullptr) != 1) {
+      if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
+      *error = s.client_ca_file + ": not a PEM CA certificate (" + openssl_reason() + ")";
+      return nullptr;
+    }
+    SSL_CTX_set_client_CA_list(ctx.get(), names);
+    SSL_CTX_set_verify(ctx.get(), mode, nullptr);
+  }
+  return ctx;
+}
+
+
+// SNI: the contexts of the certificates after the first, tried in order; owned by the
+// default context (freed with it: a handshake under way may still need them).
+struct SniTable {
+  std::vector<CtxPtr> ctxs;
+};
+
+int ex_index_sni() {
+  static int index = SSL_CTX_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* p, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<SniTable*>(p); });
+  return index;
+}
+
+// A server name that one of the other certificates covers switches to it; anything else
+// (no name, no match) keeps the default, the first.
+int select_certificate(SSL* ssl, int*, void* arg) {
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (!name) return SSL_TLSEXT_ERR_OK;
+  const auto* table = static_cast<const SniTable*>(arg);
+  for (const CtxPtr& c : table->ctxs) {
+    if (X509_check_host(SSL_CTX_get0_certificate(c.get()), name, 0, 0, nullptr) == 1) {
+      SSL_set_SSL_CTX(ssl, c.get());
+      // SSL_set_SSL_CTX does not carry the verify settings over: keep the listener's.
+      SSL_set_verify(ssl, SSL_CTX_get_verify_mode(c.get()), nullptr);
+      break;
+    }
+  }
+  return SSL_TLSEXT_ERR_OK;
+}
+
+}  // namespace
+
+std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) {
+  if (s.cert_file.empty() || s.key_file.empty()) {
+    *error = "TLS needs both tls-cert and tls-key";
+    return nullptr;
+  }
+  CtxPtr ctx = make_ctx(s, s.cert_file, s.key_file, error);
+  if (!ctx) return nullptr;
+  if (!s.more_certificates.empty()) {
+    auto table = std::make_unique<SniTable>();
+    for (const auto& [cert, key] : s.more_certificates) {
+      CtxPtr c = make_ctx(s, cert, key, error);
+      if (!c) return nullptr;
+      table->ctxs.push_back(std::move(c));
+    }
+    SSL_CTX_set_tlsext_servername_callback(ctx.get(), select_certificate);
+    SSL_CTX_set_tlsext_servername_arg(ctx.get(), table.get());
+    SSL_CTX_set_ex_data(ctx.get(), ex_index_sni(), table.release());
   }
   return std::make_shared<Factory>(std::move(ctx));
 }

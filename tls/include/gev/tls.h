@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gev::tls {
@@ -19,6 +20,13 @@ struct Settings {
   std::string ciphers;              // TLS 1.2 list, OpenSSL syntax (empty: OpenSSL's defaults)
   std::string ciphersuites;         // TLS 1.3 list (empty: OpenSSL's defaults)
   std::vector<std::string> alpn;    // protocols spoken, preferred first (empty: no ALPN)
+  // More certificate/key pairs, chosen by SNI: a ClientHello naming a host that one of
+  // them covers (its SANs, or CN without SANs) gets it; any other gets the first above.
+  std::vector<std::pair<std::string, std::string>> more_certificates;
+  // Mutual TLS: client certificates are verified against these CAs (PEM), "required"
+  // (a client without one is refused) or "optional".
+  std::string client_ca_file;
+  std::string client_verify = "required";
 };
 
 // Loads and checks the settings once (the files, the key against the certificate, the
