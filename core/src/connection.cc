@@ -122,12 +122,8 @@ void Connection::handle_read(bool hangup) {
   // paused us) gets its one read.
   while (n > 0 && user_paused_ && state_ == State::kConnected) {
     counters().bytes_in.add(static_cast<uint64_t>(n));
-    if (in_.size() + static_cast<size_t>(n) > service_.options.max_read_buffer ||
-        !in_.write(buf, static_cast<size_t>(n))) {
-      close_now(CloseReason::kInputOverflow);
-      return;
-    }
-    if (!hangup) return;
+    deliver(buf, static_cast<size_t>(n));  // kept in the ring (or an overflow closes)
+    if (!hangup || state_ != State::kConnected) return;
     n = ::read(fd_, buf, EventLoop::kReadBufferSize);
   }
   if (n > 0) {

@@ -33,9 +33,18 @@ constexpr bool kAtomicFlags = true;
 constexpr bool kAtomicFlags = false;
 #endif
 
-int set_flags(int fd, bool nonblock) {
-  if (nonblock && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) return -1;
-  return ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+// fd (from socket or accept) made close-on-exec, and non-blocking if asked; -1, with
+// fd closed and errno kept, if fd was -1 or fcntl failed.
+int with_flags(int fd, bool nonblock) {
+  if (fd < 0) return -1;
+  int fl = ::fcntl(fd, F_GETFL);
+  if ((!nonblock || (fl >= 0 && ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0)) &&
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC) == 0)
+    return fd;
+  int err = errno;
+  ::close(fd);
+  errno = err;
+  return -1;
 }
 
 int stream_socket(int family) {
@@ -44,14 +53,7 @@ int stream_socket(int family) {
     return ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 #endif
   }
-  int fd = ::socket(family, SOCK_STREAM, 0);
-  if (fd >= 0 && set_flags(fd, true) < 0) {
-    int err = errno;
-    ::close(fd);
-    errno = err;
-    return -1;
-  }
-  return fd;
+  return with_flags(::socket(family, SOCK_STREAM, 0), true);
 }
 
 int accept_socket(int listen_fd, sockaddr* addr, socklen_t* len, bool nonblock) {
@@ -60,14 +62,7 @@ int accept_socket(int listen_fd, sockaddr* addr, socklen_t* len, bool nonblock) 
     return ::accept4(listen_fd, addr, len, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
 #endif
   }
-  int fd = ::accept(listen_fd, addr, len);
-  if (fd >= 0 && set_flags(fd, nonblock) < 0) {
-    int err = errno;
-    ::close(fd);
-    errno = err;
-    return -1;
-  }
-  return fd;
+  return with_flags(::accept(listen_fd, addr, len), nonblock);
 }
 }  // namespace
 

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <gev/log.h>
 #include <gev/tls.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,14 +32,7 @@ std::string tls_identity(const ListenerConfig& l) {
   files.insert(files.end(), keys.begin(), keys.end());
   files.push_back(l.tls_chain);
   files.push_back(l.tls_client_ca);
-  for (const std::string& f : files) {
-    struct stat st {};
-    out += "|" + f;
-    if (!f.empty() && ::stat(f.c_str(), &st) == 0)
-      out += ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
-             std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-             std::to_string(st.st_mtim.tv_nsec);
-  }
+  for (const std::string& f : files) out += "|" + f + "|" + file_identity(f);
   return out;
 }
 

@@ -32,6 +32,10 @@
 
 namespace gev::host {
 
+// The path with its device, inode, size and modification time ("" if it cannot be
+// stat'ed): what a reload compares to tell whether a file changed (runtime_stage.cc).
+std::string file_identity(const std::filesystem::path& f);
+
 class Runtime {
  public:
   // argv is kept (and re-parsed on every reload).

@@ -13,8 +13,6 @@ namespace gev::host {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 // Same path, same file, same contents as far as the file system tells.
 std::string file_identity(const fs::path& f) {
   struct stat st {};
@@ -23,6 +21,8 @@ std::string file_identity(const fs::path& f) {
          std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
          std::to_string(st.st_mtim.tv_nsec);
 }
+
+namespace {
 
 // What a reload compares to keep a module: its file's identity and its options.
 std::string module_identity(const std::string& file_id, const HostOptions& o,

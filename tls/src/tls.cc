@@ -343,10 +343,6 @@ int select_certificate(SSL* ssl, int*, void* arg) {
 }  // namespace
 
 std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) {
-  if (s.cert_file.empty() || s.key_file.empty()) {
-    *error = "TLS needs both tls-cert and tls-key";
-    return nullptr;
-  }
   CtxPtr ctx = make_ctx(s, s.cert_file, s.key_file, error);
   if (!ctx) return nullptr;
   if (!s.more_certificates.empty()) {
