@@ -80,6 +80,7 @@ void Connection::start() {
                         auto c = weak.lock();
                         if (!c || c->state_ != State::kConnected || c->transport_->established())
                           return;
+                        c->transport_->timed_out();
                         GEV_INFO("conn %llu from %s: no handshake within %lld ms; closing",
                                  static_cast<unsigned long long>(c->id_),
                                  c->peer_.to_string().c_str(), static_cast<long long>(ms));
@@ -91,6 +92,11 @@ void Connection::start() {
         &idle_node_,
         last_active_ms_ + static_cast<uint64_t>(service_.options.idle_timeout.count()));
   counters().opened.add(1);
+  if (!transport_) announce();  // else once the handshake is done
+}
+
+void Connection::announce() {
+  announced_ = true;
   dispatching_ = true;  // a close() inside on_connect is deferred until it returns
   service_.handler.on_connect(*this);
   dispatching_ = false;
@@ -197,6 +203,10 @@ void Connection::handle_transport_read() {
                peer_.to_string().c_str(), r.error);
       close_after_flush(CloseReason::kTransportError);  // after the alert, if any
       return;
+    }
+    if (!announced_ && transport_->established()) {
+      announce();
+      if (state_ != State::kConnected) return;
     }
     if (r.plain > 0) deliver(plain, r.plain);
     if (state_ != State::kConnected) return;
@@ -492,7 +502,7 @@ void Connection::begin_stopping(CloseReason reason) {
   stopping_ = true;
   close_reason_ = reason;
   bool closes_itself = false;
-  run_guarded([&] { closes_itself = service_.handler.on_stopping(*this); });
+  if (announced_) run_guarded([&] { closes_itself = service_.handler.on_stopping(*this); });
   if (!closes_itself) close_after_flush(reason);
 }
 
@@ -576,7 +586,7 @@ void Connection::finish_close() {
   counters().output_buffered.add(0 - static_cast<uint64_t>(out_.size()));
   out_.clear();
   out_.shrink();
-  service_.handler.on_close(*this);
+  if (announced_) service_.handler.on_close(*this);  // once per on_connect
   // Last: may destroy *this.
   std::shared_ptr<Connection> keep = std::move(self_);
 }

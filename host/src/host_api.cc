@@ -9,6 +9,7 @@
 #include "pipeline.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 namespace gev::host {
@@ -82,6 +83,28 @@ uint32_t api_peer(const gev_conn* c, char* buf, uint32_t cap) {
 }
 uint32_t api_local(const gev_conn* c, char* buf, uint32_t cap) {
   return copy_out(conn_of(c)->local_address().to_string(), buf, cap);
+}
+
+gev_status api_conn_tls(const gev_conn* c, gev_tls_info* out) {
+  if (!out || out->size < offsetof(gev_tls_info, flags) + sizeof(out->flags))
+    return GEV_ERR_INVALID;
+  const TlsInfo* t = conn_of(c)->tls();
+  if (!t) return GEV_ERR_UNSUPPORTED;
+  auto view = [](std::string_view v) {
+    return gev_bytes{reinterpret_cast<const uint8_t*>(v.data()), v.size()};
+  };
+  gev_tls_info info{};
+  info.size = out->size;
+  info.flags = (t->resumed ? GEV_TLS_RESUMED : 0u) | (t->peer_verified ? GEV_TLS_PEER_VERIFIED : 0u);
+  info.version = view(t->version);
+  info.cipher = view(t->cipher);
+  info.alpn = view(t->alpn);
+  info.server_name = view(t->server_name);
+  info.peer_subject = view(t->peer_subject);
+  info.peer_san = view(t->peer_san);
+  std::memcpy(info.peer_sha256, t->peer_sha256.data(), sizeof info.peer_sha256);
+  std::memcpy(out, &info, std::min<size_t>(out->size, sizeof info));  // no further than its size
+  return GEV_OK;
 }
 
 void* api_get_context(const gev_conn* c) {
@@ -295,6 +318,7 @@ void init_host_api(ModuleHost& h) {
   a.metric_define = api_metric_define;
   a.metric_add = api_metric_add;
   a.send_to = api_send_to;
+  a.conn_tls = api_conn_tls;
 }
 
 }  // namespace gev::host

@@ -7,6 +7,7 @@
 #ifndef BOOST_DLL_USE_STD_FS
 #define BOOST_DLL_USE_STD_FS  // std::filesystem, not boost::filesystem
 #endif
+#include <cstddef>
 #include <gev/sdk/gev_module.h>
 
 #include <boost/dll/shared_library.hpp>
@@ -42,6 +43,13 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   }
   bool is_handler() const {
     return (descriptor_->kind & GEV_MODULE_HANDLER) && descriptor_->handler;
+  }
+  // ABI 1.3: the ALPN ids its protocol speaks ("http/1.1"); empty if it names none.
+  std::string alpn() const {
+    const gev_protocol_vtable* p = is_protocol() ? descriptor_->protocol : nullptr;
+    if (!p || p->size < offsetof(gev_protocol_vtable, alpn) + sizeof(p->alpn) || !p->alpn)
+      return "";
+    return p->alpn;
   }
   void* state() const { return state_; }
   // Where the library is mapped: code at an address inside it is this module's.

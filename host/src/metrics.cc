@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "host_api.h"
 #include "lifecycle.h"
@@ -61,6 +62,62 @@ void add(Stats& to, const Stats& s) {
   to.output_buffered += s.output_buffered;
 }
 
+void add(tls::Metrics::Snapshot& to, const tls::Metrics::Snapshot& s) {
+  for (size_t i = 0; i < to.handshakes.size(); ++i) to.handshakes[i] += s.handshakes[i];
+  to.resumed += s.resumed;
+  for (size_t i = 0; i < to.time_buckets.size(); ++i) to.time_buckets[i] += s.time_buckets[i];
+  to.time_sum += s.time_sum;
+  for (const auto& [k, v] : s.sessions) to.sessions[k] += v;
+}
+
+// The TLS families, for the listeners that have TLS (any listener a reload turned it on
+// for keeps its series after it is turned off again).
+void render_tls(std::string& out, const std::vector<std::string>& names,
+                const std::vector<std::optional<tls::Metrics::Snapshot>>& tls) {
+  if (std::none_of(tls.begin(), tls.end(), [](const auto& t) { return t.has_value(); })) return;
+  using M = tls::Metrics;
+  family(out, "gev_tls_handshakes_total", "counter",
+         "TLS handshakes, by result (ok, or why it failed).");
+  for (size_t i = 0; i < names.size(); ++i)
+    for (size_t r = 0; tls[i] && r < M::kResults; ++r)
+      sample(out, "gev_tls_handshakes_total",
+             label("listener", names[i]) + "," + label("result", M::name(static_cast<M::Result>(r))),
+             tls[i]->handshakes[r]);
+  family(out, "gev_tls_resumed_total", "counter",
+         "TLS handshakes that resumed a session (ticket or cache).");
+  for (size_t i = 0; i < names.size(); ++i)
+    if (tls[i]) sample(out, "gev_tls_resumed_total", label("listener", names[i]), tls[i]->resumed);
+  family(out, "gev_tls_handshake_seconds", "histogram",
+         "Time from accept to a finished TLS handshake.");
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!tls[i]) continue;
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < tls[i]->time_buckets.size(); ++b) {
+      cumulative += tls[i]->time_buckets[b];
+      char le[32];
+      if (b < M::kBuckets.size())
+        std::snprintf(le, sizeof le, "%g", M::kBuckets[b]);
+      else
+        std::snprintf(le, sizeof le, "+Inf");
+      sample(out, "gev_tls_handshake_seconds_bucket",
+             label("listener", names[i]) + "," + label("le", le), cumulative);
+    }
+    char sum[48];
+    std::snprintf(sum, sizeof sum, "%.6f", tls[i]->time_sum);
+    out += "gev_tls_handshake_seconds_sum{" + label("listener", names[i]) + "} " + sum + "\n";
+    sample(out, "gev_tls_handshake_seconds_count", label("listener", names[i]), cumulative);
+  }
+  family(out, "gev_tls_sessions_total", "counter",
+         "Finished TLS handshakes, by negotiated version and cipher.");
+  for (size_t i = 0; i < names.size(); ++i)
+    if (tls[i])
+      for (const auto& [vc, n] : tls[i]->sessions)
+        sample(out, "gev_tls_sessions_total",
+               label("listener", names[i]) + "," + label("version", vc.first) + "," +
+                   label("cipher", vc.second),
+               n);
+}
+
 }  // namespace
 
 std::string render_metrics(const MetricsSource& src) {
@@ -69,18 +126,29 @@ std::string render_metrics(const MetricsSource& src) {
   // settings) adds its counters to its successor's.
   std::vector<std::string> names;
   std::vector<Stats> stats;
+  std::vector<std::optional<tls::Metrics::Snapshot>> tls;  // per name: any listener's TLS
   std::map<std::string, std::shared_ptr<LoadedModule>> modules;
   {
     std::lock_guard lock(src.mu);
     modules = src.modules;
+    std::vector<const tls::Metrics*> seen;  // a kept listener's counters, counted once
     for (size_t i = 0; i < src.listener_names.size(); ++i) {
       auto it = std::find(names.begin(), names.end(), src.listener_names[i]);
+      size_t at = static_cast<size_t>(it - names.begin());
       if (it == names.end()) {
         names.push_back(src.listener_names[i]);
         stats.push_back(src.server->stats(i));
+        tls.emplace_back();
       } else {
-        add(stats[static_cast<size_t>(it - names.begin())], src.server->stats(i));
+        add(stats[at], src.server->stats(i));
       }
+      const tls::Metrics* m = src.listener_tls[i].get();
+      if (!m || std::find(seen.begin(), seen.end(), m) != seen.end()) continue;
+      seen.push_back(m);
+      if (tls[at])
+        add(*tls[at], m->snapshot());
+      else
+        tls[at] = m->snapshot();
     }
   }
   auto per_listener = [&](const char* name, const char* type, const char* help,
@@ -119,6 +187,7 @@ std::string render_metrics(const MetricsSource& src) {
   per_listener("gev_output_buffered_bytes", "gauge",
                "Bytes encoded but not yet taken by the sockets.",
                [](const Stats& s) { return s.output_buffered; });
+  render_tls(out, names, tls);
   if (src.loop_lag_ns) {
     family(out, "gev_loop_lag_seconds", "gauge",
            "How late the loop ran its last 100 ms probe timer (busy loops run late).");

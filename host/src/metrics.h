@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gev/server.h>
+#include <gev/tls.h>
 
 #include <atomic>
 #include <map>
@@ -28,10 +29,14 @@ struct MetricsSource {
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
   std::atomic<uint64_t> migrations_ok{0}, migrations_failed{0};  // connections moved by reloads
 
+  // Its TLS handshake counters (null: never TLS, like the admin listener).
+  std::vector<std::shared_ptr<gev::tls::Metrics>> listener_tls;
+
   // The server just added listener number listener_names.size().
-  void add_listener(const std::string& name) {
+  void add_listener(const std::string& name, std::shared_ptr<gev::tls::Metrics> tls = nullptr) {
     std::lock_guard lock(mu);
     listener_names.push_back(name);
+    listener_tls.push_back(std::move(tls));
   }
   // Shows `now`; the map it replaces is released after the lock (a module may unload).
   void set_modules(std::map<std::string, std::shared_ptr<LoadedModule>> now) {

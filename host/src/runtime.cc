@@ -21,13 +21,26 @@ namespace gev::host {
 
 namespace {
 
+using ModuleMap = std::map<std::string, std::shared_ptr<LoadedModule>>;
+
+// The ALPN ids a TLS listener offers: what its protocol module speaks, then its own
+// tls-alpn, each once.
+std::vector<std::string> listener_alpn(const ListenerConfig& l, const ModuleMap& modules) {
+  std::vector<std::string> out;
+  auto it = modules.find(l.protocol);
+  if (it != modules.end()) out = split_list(it->second->alpn());
+  for (const std::string& a : l.tls_alpn)
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  return out;
+}
+
 // What a listener's TLS was made from: its settings and its files' identities (a
 // reload re-reads the files only when this changes). Empty: plain TCP.
-std::string tls_identity(const ListenerConfig& l) {
+std::string tls_identity(const ListenerConfig& l, const ModuleMap& modules) {
   if (l.tls_cert.empty() && l.tls_key.empty()) return "";
   std::string out = l.tls_min_version + "|" + l.tls_ciphers + "|" + l.tls_ciphersuites + "|" +
                     l.tls_client_verify + "|";
-  for (const std::string& a : l.tls_alpn) out += a + ",";
+  for (const std::string& a : listener_alpn(l, modules)) out += a + ",";
   std::vector<std::string> files = split_list(l.tls_cert), keys = split_list(l.tls_key);
   files.insert(files.end(), keys.begin(), keys.end());
   files.push_back(l.tls_chain);
@@ -38,8 +51,8 @@ std::string tls_identity(const ListenerConfig& l) {
 
 // The listener's TLS transport (null: plain TCP). False, with *error naming the listener,
 // the file and the reason, if its settings do not load.
-bool tls_transport(const ListenerConfig& l, std::shared_ptr<TransportFactory>* out,
-                   std::string* error) {
+bool tls_transport(const ListenerConfig& l, const ModuleMap& modules, const TlsSwitch& sw,
+                   std::shared_ptr<TransportFactory>* out, std::string* error) {
   out->reset();
   if (l.tls_cert.empty() && l.tls_key.empty()) return true;
   std::vector<std::string> certs = split_list(l.tls_cert), keys = split_list(l.tls_key);
@@ -56,10 +69,10 @@ bool tls_transport(const ListenerConfig& l, std::shared_ptr<TransportFactory>* o
   s.min_version = l.tls_min_version;
   s.ciphers = l.tls_ciphers;
   s.ciphersuites = l.tls_ciphersuites;
-  s.alpn = l.tls_alpn;
+  s.alpn = listener_alpn(l, modules);
   s.client_ca_file = l.tls_client_ca;
   s.client_verify = l.tls_client_verify;
-  *out = gev::tls::server(s, error);
+  *out = gev::tls::server(s, error, sw.metrics());
   if (*out) return true;
   *error = "listener '" + l.name + "': " + *error;
   return false;
@@ -112,13 +125,14 @@ bool Runtime::load(Server& server, std::string* error, bool* bad_options) {
   }
   initial_tls_.clear();
   for (const ListenerConfig& l : options_.listeners) {
+    auto sw = std::make_shared<TlsSwitch>();
     std::shared_ptr<TransportFactory> t;
-    if (!tls_transport(l, &t, error)) {
+    if (!tls_transport(l, st.modules, *sw, &t, error)) {
       if (bad_options) *bad_options = true;  // a setting that does not work: exit 2
       return false;
     }
-    initial_tls_.push_back(std::make_shared<TlsSwitch>());
-    initial_tls_.back()->set(std::move(t), tls_identity(l));
+    sw->set(std::move(t), tls_identity(l, st.modules));
+    initial_tls_.push_back(std::move(sw));
   }
   modules_ = st.modules;
   initial_ = st.pipelines;
@@ -141,7 +155,7 @@ void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_
     lo.listen_fd = inherited_fd(l);
     size_t index = server_->add_listener(sw, lo, &sw);
     listeners_.push_back({l, index, &sw, initial_tls_[i]});
-    metrics_.add_listener(l.name);
+    metrics_.add_listener(l.name, initial_tls_[i]->metrics());
     GEV_INFO("listener %s: %s over %s%s on %s", l.name.c_str(), l.handler.c_str(),
              l.protocol.c_str(), l.tls_cert.empty() ? "" : " over TLS", l.listen.c_str());
   }
@@ -289,11 +303,11 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
                             [&](const Listener& x) { return x.config.name == l.name; });
     if (cur != listeners_.end() && same_socket(cur->config, l)) {
       // Kept, and its TLS re-read if its settings or files changed (new handshakes only).
-      std::string identity = tls_identity(l);
+      std::string identity = tls_identity(l, st.modules);
       if (identity != cur->tls->identity()) {
         std::shared_ptr<TransportFactory> t;
         std::string tls_error;
-        if (!tls_transport(l, &t, &tls_error)) {
+        if (!tls_transport(l, st.modules, *cur->tls, &t, &tls_error)) {
           close_opened();
           return {false, tls_error};
         }
@@ -326,18 +340,18 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
     lo.listen_fd = fd;
     std::string tls_error;
     std::shared_ptr<TransportFactory> t;
-    if (!tls_transport(l, &t, &tls_error)) {
+    auto tls = std::make_shared<TlsSwitch>();
+    if (!tls_transport(l, st.modules, *tls, &t, &tls_error)) {
       if (fd >= 0) ::close(fd);
       sw.set(nullptr);
       close_opened();
       return {false, tls_error};
     }
-    auto tls = std::make_shared<TlsSwitch>();
-    tls->set(std::move(t), tls_identity(l));
+    tls->set(std::move(t), tls_identity(l, st.modules));
     lo.transport = tls;
     try {
       size_t index = server_->add_listener_paused(sw, lo, &sw);
-      metrics_.add_listener(l.name);  // by server index, used or not
+      metrics_.add_listener(l.name, tls->metrics());  // by server index, used or not
       opened.push_back({l, index, &sw, tls});
       serving.push_back({l, index, &sw, tls});
     } catch (const std::exception& e) {

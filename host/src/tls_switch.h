@@ -4,6 +4,7 @@
 // can turn TLS on or off without a new socket.
 #pragma once
 
+#include <gev/tls.h>
 #include <gev/transport.h>
 
 #include <memory>
@@ -32,11 +33,15 @@ class TlsSwitch final : public TransportFactory {
     std::lock_guard lock(mu_);
     return identity_;
   }
+  // The listener's handshake counters: every factory set here counts into them, so a
+  // reload that re-reads the certificate keeps the series.
+  const std::shared_ptr<gev::tls::Metrics>& metrics() const { return metrics_; }
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<TransportFactory> current_;  // null: plain TCP
   std::string identity_;
+  const std::shared_ptr<gev::tls::Metrics> metrics_ = std::make_shared<gev::tls::Metrics>();
 };
 
 }  // namespace gev::host

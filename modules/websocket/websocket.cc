@@ -103,6 +103,7 @@ int parse_bits(const gev::sdk::Config& cfg, const std::string& key) {
 class WebSocket : public gev::sdk::Protocol {
  public:
   static constexpr bool kAfterMessage = true;
+  static constexpr const char* kAlpn = "http/1.1";  // the handshake is an HTTP/1.1 request
 
   explicit WebSocket(const gev::sdk::Config& cfg) : scratch_(kMaxLoops) {
     cfg.allow_only({"max_message", "max_head", "max_headers", "handshake_timeout_ms",

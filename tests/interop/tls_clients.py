@@ -61,12 +61,13 @@ def make_pki(d):
     with open(os.path.join(d, "other.ext"), "w") as f:
         f.write("subjectAltName=DNS:other.test\n")
     with open(os.path.join(d, "client.ext"), "w") as f:
-        f.write("extendedKeyUsage=clientAuth\n")
+        f.write("extendedKeyUsage=clientAuth\nsubjectAltName=DNS:client.test,IP:127.0.0.1\n")
     for name, days, cn, ext in (("server", "2", "localhost", "san.ext"),
                                 ("expired", "-1", "localhost", "san.ext"),
                                 ("second", "2", "localhost", "san.ext"),
                                 ("otherhost", "2", "other.test", "other.ext"),
-                                ("client", "2", "gev test client", "client.ext")):
+                                ("client", "2", "gev test client", "client.ext"),
+                                ("audit", "90", "localhost", "san.ext")):
         openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn, cwd=d)
         openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
@@ -75,7 +76,7 @@ def make_pki(d):
     openssl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
             "other.key", cwd=d)
     for k in ("server.key", "expired.key", "other.key", "ca.key", "second.key", "otherhost.key",
-              "client.key"):
+              "client.key", "audit.key"):
         os.chmod(os.path.join(d, k), 0o600)
     with open(os.path.join(d, "not.pem"), "w") as f:
         f.write("this is not PEM\n")
@@ -137,19 +138,22 @@ def write_config(d):
     listeners = [("raw", "raw", "echo"), ("line", "line", "echo"),
                  ("frames", "length_field", "echo"), ("wss", "websocket", "echo"),
                  ("slow", "raw", "echo"), ("sni", "raw", "echo"), ("mreq", "raw", "echo"),
-                 ("mopt", "raw", "echo")]
+                 ("mopt", "raw", "echo"), ("who", "line", "tls_whoami"), ("audit", "raw", "echo")]
     with open(conf, "w") as f:
         for name, protocol, handler in listeners:
-            certs, keys = [os.path.join(d, "server.pem")], [os.path.join(d, "server.key")]
+            cert = "audit" if name == "audit" else "server"
+            certs, keys = [os.path.join(d, cert + ".pem")], [os.path.join(d, cert + ".key")]
             if name == "sni":
                 certs.append(os.path.join(d, "otherhost.pem"))
                 keys.append(os.path.join(d, "otherhost.key"))
             f.write("[listener.%s]\nlisten = 127.0.0.1:0\nprotocol = %s\nhandler = %s\n"
                     "tls-cert = %s\ntls-key = %s\n" %
                     (name, protocol, handler, ", ".join(certs), ", ".join(keys)))
-            if name in ("mreq", "mopt"):
+            if name in ("mreq", "mopt", "who"):
                 f.write("tls-client-ca = %s\ntls-client-verify = %s\n" %
                         (os.path.join(d, "ca.pem"), "required" if name == "mreq" else "optional"))
+            if name == "who":
+                f.write("tls-alpn = x-gev, x-other\n")
             if name == "slow":
                 f.write("tls-handshake-timeout = 400\n")
     return conf, len(listeners) + 1
@@ -369,7 +373,7 @@ def check_reload(host, port, d):
         os.chmod(tmp, 0o600)
         os.replace(tmp, os.path.join(d, "server." + ext))
     host.proc.send_signal(signal.SIGHUP)
-    wait_log(host, "TLS settings and certificates re-read", 8)  # every listener
+    wait_log(host, "TLS settings and certificates re-read", 9)  # all but audit
     time.sleep(0.3)
     stop.set()
     for t in threads:
@@ -464,6 +468,279 @@ def check_mtls(required, optional, d):
           "with; optional admits both", flush=True)
 
 
+def whoami(port, ctx, server_hostname="localhost", session=None):
+    """tls_whoami's answer (what its on_connect read through conn.tls()) as a dict."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=OP_TIMEOUT)
+    s = ctx.wrap_socket(raw, server_hostname=server_hostname, session=session)
+    s.sendall(b"?\n")
+    got = b""
+    while got.count(b"\n") < 9:
+        chunk = s.recv(4096)
+        check(chunk != b"", "tls_whoami closed after %r" % got)
+        got += chunk
+    keys = ("version", "cipher", "alpn", "sni", "resumed", "peer", "subject", "san", "sha256")
+    info = dict(zip(keys, got.decode().split("\n")))
+    info["client_session"] = s.session
+    info["client_reused"] = s.session_reused
+    info["client_cipher"] = s.cipher()[0]
+    info["client_alpn"] = s.selected_alpn_protocol()
+    s.close()
+    return info
+
+
+def check_handler_sees_tls(who, wss, raw, d):
+    """A handler reads the session through the SDK (ABI 1.3, conn.tls()) in on_connect:
+    version, cipher, ALPN, SNI, and the verified client certificate's subject, SANs and
+    SHA-256 fingerprint, which must equal what openssl x509 prints."""
+    ctx = client_ctx(d, minimum_version=ssl.TLSVersion.TLSv1_3)
+    ctx.load_cert_chain(os.path.join(d, "client.pem"), os.path.join(d, "client.key"))
+    ctx.set_alpn_protocols(["h2", "x-gev"])
+    info = whoami(who, ctx)
+    fp = subprocess.run(["openssl", "x509", "-in", os.path.join(d, "client.pem"), "-noout",
+                         "-fingerprint", "-sha256"], capture_output=True, text=True,
+                        timeout=60).stdout.strip().split("=", 1)[1]
+    check(info["version"] == "TLSv1.3", "version %r" % info["version"])
+    check(info["cipher"] == info["client_cipher"], "cipher %r, the client saw %r" %
+          (info["cipher"], info["client_cipher"]))
+    check(info["alpn"] == "x-gev" == info["client_alpn"], "ALPN %r (client %r)" %
+          (info["alpn"], info["client_alpn"]))
+    check(info["sni"] == "localhost", "SNI %r" % info["sni"])
+    check(info["peer"] == "verified", "peer %r" % info["peer"])
+    check(info["subject"] == "CN=gev test client", "subject %r" % info["subject"])
+    check(info["san"] == "DNS:client.test, IP:127.0.0.1", "SAN %r" % info["san"])
+    check(info["sha256"] == fp, "fingerprint %r, openssl says %r" % (info["sha256"], fp))
+    anon = whoami(who, client_ctx(d, minimum_version=ssl.TLSVersion.TLSv1_2,
+                                  maximum_version=ssl.TLSVersion.TLSv1_2))
+    check(anon["version"] == "TLSv1.2" and anon["peer"] == "anonymous" and anon["alpn"] == "",
+          "without a certificate or ALPN: %r" % anon)
+    # The WebSocket module names http/1.1 for ALPN; a plain raw listener names nothing.
+    for port, want in ((wss, "http/1.1"), (raw, None)):
+        c = client_ctx(d)
+        c.set_alpn_protocols(["h2", "http/1.1"])
+        t = tls_connect(port, c)
+        check(t.selected_alpn_protocol() == want, "ALPN on port %d: %r, not %r" %
+              (port, t.selected_alpn_protocol(), want))
+        t.close()
+    print("ok   a handler reads the session in on_connect: TLSv1.3, %s, ALPN x-gev, SNI, the "
+          "client's subject, SANs and SHA-256 fingerprint (as openssl x509 prints it); "
+          "websocket answers ALPN http/1.1" % info["cipher"], flush=True)
+
+
+def check_resumption(who, raw, admin, d):
+    """Sessions resume (tickets, and the session cache for TLS 1.2 without them), as Python
+    ssl and openssl s_client -sess_out/-sess_in see it and the handler is told."""
+    before = metric(None, admin, "gev_tls_resumed_total", ['listener="who"'])
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = client_ctx(d, minimum_version=version, maximum_version=version)
+        first = whoami(who, ctx)
+        check(first["resumed"] == "full", "%s: the first handshake was %r" % (version, first))
+        again = whoami(who, ctx, session=first["client_session"])
+        check(again["client_reused"] and again["resumed"] == "resumed",
+              "%s: not resumed (client %r, handler %r)" % (version, again["client_reused"],
+                                                           again["resumed"]))
+    after = metric(None, admin, "gev_tls_resumed_total", ['listener="who"'])
+    check(after == before + 2, "gev_tls_resumed_total went %d -> %d, not +2" % (before, after))
+    for flags in (["-tls1_2"], ["-tls1_2", "-no_ticket"], ["-tls1_3"]):
+        sess = os.path.join(d, "s_client.sess")
+        if os.path.exists(sess):
+            os.unlink(sess)
+        for step, io in (("out", "-sess_out"), ("in", "-sess_in")):
+            p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % raw,
+                                  "-CAfile", os.path.join(d, "ca.pem"), "-servername",
+                                  "localhost", io, sess] + flags,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT)
+            # TLS 1.3 tickets come after the handshake: keep s_client reading until the
+            # session is written, then end its input.
+            deadline = time.monotonic() + OP_TIMEOUT
+            while step == "out" and not (os.path.exists(sess) and os.path.getsize(sess)):
+                check(time.monotonic() < deadline, "s_client %s wrote no session" % flags)
+                time.sleep(0.05)
+            out, _ = p.communicate(b"", timeout=OP_TIMEOUT)
+            text = out.decode(errors="replace")
+            want = "New," if step == "out" else "Reused,"
+            check(("\n" + want) in text, "s_client %s %s: no %r line" % (flags, io, want))
+    print("ok   resumption: Python ssl TLS 1.2 and 1.3 resume and the handler sees it; "
+          "s_client -sess_out/-sess_in reused with tickets (1.2, 1.3) and the cache (1.2 "
+          "-no_ticket); gev_tls_resumed_total counts", flush=True)
+
+
+def check_renegotiation_refused(raw, admin, d):
+    """A client's renegotiation (s_client's R command) is refused with an alert; no second
+    handshake is made."""
+    ok_before = metric(None, admin, "gev_tls_handshakes_total",
+                       ['listener="raw"', 'result="ok"'])
+    p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % raw, "-tls1_2",
+                          "-CAfile", os.path.join(d, "ca.pem"), "-servername", "localhost"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        p.stdin.write(b"hello\n")
+        p.stdin.flush()
+        time.sleep(0.5)
+        p.stdin.write(b"R\n")
+        p.stdin.flush()
+        out, _ = p.communicate(timeout=OP_TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = out.decode(errors="replace")
+    check("RENEGOTIATING" in text, "s_client did not try to renegotiate:\n" + text[-400:])
+    check("no renegotiation" in text, "the server did not refuse it:\n" + text[-400:])
+    ok_after = metric(None, admin, "gev_tls_handshakes_total", ['listener="raw"', 'result="ok"'])
+    check(ok_after == ok_before + 1, "handshakes ok went %d -> %d: not one" % (ok_before, ok_after))
+    print("ok   renegotiation refused (no_renegotiation alert), no second handshake", flush=True)
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def client_hello(d):
+    """A real ClientHello, made by our own client into a memory BIO."""
+    outgoing = ssl.MemoryBIO()
+    obj = client_ctx(d).wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def rst_close(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+
+
+def check_resets(raw, admin, d):
+    """A peer that resets mid-handshake and one that resets mid-record cost only their own
+    connection: counted (aborted handshake; peer_reset), the others served."""
+    good = tls_connect(raw, client_ctx(d))
+    aborted = metric(None, admin, "gev_tls_handshakes_total", ['listener="raw"', 'result="aborted"'])
+    resets = metric(None, admin, "gev_connections_closed_total",
+                    ['listener="raw"', 'reason="peer_reset"'])
+    hello = client_hello(d)
+    s = socket.create_connection(("127.0.0.1", raw), timeout=OP_TIMEOUT)
+    s.sendall(hello[:len(hello) // 2])
+    time.sleep(0.1)
+    rst_close(s)
+    # Mid-record: a session, then the first half of an application-data record, then RST.
+    outgoing, incoming = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_ctx(d).wrap_bio(incoming, outgoing, server_hostname="localhost")
+    s = socket.create_connection(("127.0.0.1", raw), timeout=OP_TIMEOUT)
+    deadline = time.monotonic() + OP_TIMEOUT
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            s.sendall(outgoing.read())
+            check(time.monotonic() < deadline, "the mid-record client's handshake timed out")
+            incoming.write(s.recv(65536))
+    s.sendall(outgoing.read())
+    obj.write(os.urandom(3000))
+    record = outgoing.read()
+    s.sendall(record[:len(record) // 2])
+    time.sleep(0.1)
+    rst_close(s)
+    deadline = time.monotonic() + OP_TIMEOUT
+    while time.monotonic() < deadline:
+        a = metric(None, admin, "gev_tls_handshakes_total", ['listener="raw"', 'result="aborted"'])
+        r = metric(None, admin, "gev_connections_closed_total",
+                   ['listener="raw"', 'reason="peer_reset"'])
+        if a >= aborted + 1 and r >= resets + 2:
+            break
+        time.sleep(0.05)
+    check(a == aborted + 1, "aborted handshakes went %d -> %d, not +1" % (aborted, a))
+    check(r == resets + 2, "peer_reset closes went %d -> %d, not +2" % (resets, r))
+    check(echo(good, b"after the resets") == b"after the resets", "the good session was cut")
+    good.close()
+    print("ok   RST mid-handshake and mid-record: counted (aborted, peer_reset), others served",
+          flush=True)
+
+
+def check_half_finished_handshakes(host, slow, raw, admin, d, count=1000):
+    """1,000 connections each stopped half-way through its ClientHello: memory stays
+    bounded, other clients are served meanwhile, and all of them are cut at the
+    handshake timeout (400 ms on this listener), counted as timeouts."""
+    hello = client_hello(d)
+    timeouts = metric(None, admin, "gev_tls_handshakes_total", ['listener="slow"', 'result="timeout"'])
+    rss_before = vm_rss_kib(host.proc.pid)
+    peak = rss_before
+    socks = []
+    try:
+        for i in range(count):
+            s = socket.create_connection(("127.0.0.1", slow), timeout=OP_TIMEOUT)
+            s.sendall(hello[:len(hello) // 2])
+            socks.append(s)
+            if i % 100 == 99:
+                peak = max(peak, vm_rss_kib(host.proc.pid))
+                t = tls_connect(raw, client_ctx(d))
+                check(echo(t, b"served") == b"served", "a client was not served among the "
+                      "half-finished handshakes")
+                t.close()
+        deadline = time.monotonic() + OP_TIMEOUT * 3
+        got = timeouts
+        while time.monotonic() < deadline and got < timeouts + count:
+            peak = max(peak, vm_rss_kib(host.proc.pid))
+            time.sleep(0.1)
+            got = metric(None, admin, "gev_tls_handshakes_total",
+                         ['listener="slow"', 'result="timeout"'])
+        check(got == timeouts + count, "handshake timeouts went %d -> %d, not +%d" %
+              (timeouts, got, count))
+        closed = 0
+        for s in socks:
+            s.settimeout(OP_TIMEOUT)
+            try:
+                if s.recv(100) == b"":
+                    closed += 1
+            except OSError:
+                closed += 1
+        check(closed == count, "%d of %d half-finished handshakes were closed" % (closed, count))
+    finally:
+        for s in socks:
+            s.close()
+    growth = (peak - rss_before) * 1024 // count
+    check(growth < 64 * 1024, "%d bytes of memory per half-finished handshake" % growth)
+    print("ok   %d half-finished handshakes: others served, all cut at the timeout, peak "
+          "memory +%d bytes each" % (count, growth), flush=True)
+
+
+def check_testssl(port, d):
+    """testssl.sh against a listener with a certificate from the test CA (90 days):
+    no finding of severity MEDIUM or above. Its certificate's own findings that no server
+    can change are named and kept apart: the test CA publishes no CRL or OCSP URI."""
+    if os.environ.get("GEV_TESTSSL", "1") == "0":
+        print("skip testssl.sh (GEV_TESTSSL=0)", flush=True)
+        return
+    report = os.path.join(d, "testssl.json")
+    p = subprocess.run(["testssl", "--quiet", "--color", "0", "--warnings", "off",
+                        "--add-ca", os.path.join(d, "ca.pem"), "--ip", "127.0.0.1",
+                        "--jsonfile", report, "localhost:%d" % port],
+                       capture_output=True, timeout=480)
+    check(os.path.exists(report), "testssl wrote no report (exit %d):\n%s" %
+          (p.returncode, p.stdout.decode(errors="replace")[-800:]))
+    import json
+    with open(report) as f:
+        findings = json.load(f)
+    known = {"cert_revocation"}  # the test CA publishes no CRL or OCSP: a certificate fact
+    bad, counts = [], {}
+    for item in findings:
+        sev = item.get("severity", "")
+        counts[sev] = counts.get(sev, 0) + 1
+        if sev in ("MEDIUM", "HIGH", "CRITICAL") and item.get("id") not in known:
+            bad.append("%s %s: %s" % (sev, item.get("id"), item.get("finding")))
+    check(not bad, "testssl.sh findings at MEDIUM or above:\n  " + "\n  ".join(bad))
+    summary = ", ".join("%s %d" % (k, counts[k]) for k in sorted(counts))
+    print("ok   testssl.sh: no finding at MEDIUM or above (all findings by severity: %s)" %
+          summary, flush=True)
+
+
 def check_startup_errors(host_path, module_dir, d):
     cases = [  # cert, key, the reason, the file it must name
         ("server.pem", "server.key.0644", "is readable by others (mode 0644); chmod 600 it",
@@ -490,16 +767,30 @@ def check_startup_errors(host_path, module_dir, d):
           "a non-PEM file, exit 2 naming the file", flush=True)
 
 
+def module_dir_with_whoami(module_dir, d):
+    """The built-in modules and tests/modules' tls_whoami, in one directory."""
+    mine = os.path.join(d, "modules")
+    os.mkdir(mine)
+    for name in os.listdir(module_dir):
+        if name.endswith(".so"):
+            os.symlink(os.path.join(module_dir, name), os.path.join(mine, name))
+    whoami_so = os.environ.get("GEV_TLS_WHOAMI", "")
+    check(os.path.exists(whoami_so), "GEV_TLS_WHOAMI=%r: tls_whoami.so not found" % whoami_so)
+    os.symlink(whoami_so, os.path.join(mine, "tls_whoami.so"))
+    return mine
+
+
 def main():
     host_path, module_dir, _ = parse_args(sys.argv)
     with tempfile.TemporaryDirectory(prefix="gev-tls-") as d:
         make_pki(d)
         check_startup_errors(host_path, module_dir, d)
         conf, listeners = write_config(d)
+        module_dir = module_dir_with_whoami(module_dir, d)
         with GevHost(host_path, module_dir, ["--config", conf, "--loops", "2", "--admin",
                                              "127.0.0.1:0"],
                      listeners=listeners) as host:
-            raw, line, frames, wss, slow, sni, mreq, mopt, admin = host.ports
+            raw, line, frames, wss, slow, sni, mreq, mopt, who, audit, admin = host.ports
             check_raw(raw, d)
             check_line_and_frames(line, frames, d)
             asyncio.run(check_wss(wss, d))
@@ -509,6 +800,12 @@ def main():
             check_handshake_timeout(slow, d)
             check_sni(sni, d)
             check_mtls(mreq, mopt, d)
+            check_handler_sees_tls(who, wss, raw, d)
+            check_resumption(who, raw, admin, d)
+            check_renegotiation_refused(raw, admin, d)
+            check_resets(raw, admin, d)
+            check_half_finished_handshakes(host, slow, raw, admin, d)
+            check_testssl(audit, d)
             check_reload(host, raw, d)
             check_close_notify_on_stop(host, raw, d)
 

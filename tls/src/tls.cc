@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
@@ -34,9 +35,100 @@ struct CtxDeleter {
 };
 using CtxPtr = std::unique_ptr<SSL_CTX, CtxDeleter>;
 
+// Which Metrics::Result an OpenSSL error reason is (the failed handshake's last error).
+Metrics::Result classify(unsigned long err) {
+  if (ERR_GET_LIB(err) != ERR_LIB_SSL) return Metrics::kOther;
+  switch (ERR_GET_REASON(err)) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_WRONG_SSL_VERSION:
+    case SSL_R_NO_PROTOCOLS_AVAILABLE:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+      return Metrics::kVersion;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+    case SSL_R_NO_CIPHERS_AVAILABLE:
+    case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+      return Metrics::kNoCipher;
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+      return Metrics::kCertificate;
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_PACKET_LENGTH_TOO_LONG:
+    case SSL_R_UNKNOWN_PROTOCOL:
+    case SSL_R_RECORD_LENGTH_MISMATCH:
+      return Metrics::kNotTls;
+    default:
+      return Metrics::kOther;
+  }
+}
+
+// The facts of a finished handshake (and the client's certificate, if verified).
+void describe(SSL* ssl, TlsInfo& info) {
+  info.version = SSL_get_version(ssl);  // static strings, as is the cipher's name
+  info.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+  const unsigned char* alpn = nullptr;
+  unsigned alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  if (alpn) info.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) info.server_name = sni;
+  info.resumed = SSL_session_reused(ssl) == 1;
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  if (!peer || SSL_get_verify_result(ssl) != X509_V_OK) return;
+  info.peer_verified = true;
+  if (BIO* b = BIO_new(BIO_s_mem())) {
+    X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253);
+    char* p = nullptr;
+    long n = BIO_get_mem_data(b, &p);
+    info.peer_subject.assign(p, static_cast<size_t>(n));
+    BIO_free(b);
+  }
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(peer, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
+    std::string one;
+    if (g->type == GEN_DNS || g->type == GEN_EMAIL || g->type == GEN_URI) {
+      const ASN1_IA5STRING* v = g->d.ia5;
+      one = (g->type == GEN_DNS ? "DNS:" : g->type == GEN_EMAIL ? "email:" : "URI:") +
+            std::string(reinterpret_cast<const char*>(v->data), static_cast<size_t>(v->length));
+    } else if (g->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* v = g->d.ip;
+      char text[64] = "";
+      if (v->length == 4) {
+        std::snprintf(text, sizeof text, "%u.%u.%u.%u", v->data[0], v->data[1], v->data[2],
+                      v->data[3]);
+      } else if (v->length == 16) {
+        for (int k = 0; k < 16; k += 2)
+          std::snprintf(text + std::strlen(text), sizeof text - std::strlen(text), "%s%x",
+                        k ? ":" : "", (v->data[k] << 8) | v->data[k + 1]);
+      }
+      one = std::string("IP:") + text;
+    }
+    if (one.empty()) continue;
+    if (!info.peer_san.empty()) info.peer_san += ", ";
+    info.peer_san += one;
+  }
+  GENERAL_NAMES_free(names);
+  unsigned md_len = 0;
+  X509_digest(peer, EVP_sha256(), info.peer_sha256.data(), &md_len);
+}
+
 class TlsTransport final : public Transport {
  public:
-  explicit TlsTransport(SSL_CTX* ctx) : ssl_(SSL_new(ctx)) {
+  TlsTransport(SSL_CTX* ctx, std::shared_ptr<Metrics> metrics)
+      : ssl_(SSL_new(ctx)), metrics_(std::move(metrics)), started_(Clock::now()) {
     BIO* rbio = BIO_new(BIO_s_mem());
     wbio_ = BIO_new(BIO_s_mem());
     rbio_ = rbio;
@@ -45,7 +137,10 @@ class TlsTransport final : public Transport {
     SSL_set_bio(ssl_, rbio_, wbio_);  // the SSL owns both
     SSL_set_accept_state(ssl_);
   }
-  ~TlsTransport() override { SSL_free(ssl_); }
+  ~TlsTransport() override {
+    if (!counted_) count(Metrics::kAborted);  // the peer left (or we stopped) first
+    SSL_free(ssl_);
+  }
 
   Input input(std::span<const uint8_t> wire, std::span<uint8_t> plain) override {
     Input r;
@@ -58,8 +153,10 @@ class TlsTransport final : public Transport {
       if (rc != 1) {
         int e = SSL_get_error(ssl_, rc);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return r;
+        count(classify(ERR_peek_last_error()));
         return fail(r, "TLS handshake failed");
       }
+      on_established();
       if (!flush_early_output()) return fail(r, "TLS write failed");
     }
     size_t got = 0;
@@ -115,8 +212,27 @@ class TlsTransport final : public Transport {
   bool clean_end() const override { return peer_ended_; }
   bool established() const override { return SSL_is_init_finished(ssl_) == 1; }
   const char* why() const override { return why_.c_str(); }
+  void timed_out() override { count(Metrics::kTimeout); }
+  const TlsInfo* tls() const override { return established() ? &info_ : nullptr; }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
+  void count(Metrics::Result r) {
+    if (counted_) return;
+    counted_ = true;
+    if (metrics_) metrics_->count(r);
+  }
+
+  void on_established() {
+    describe(ssl_, info_);
+    if (counted_) return;
+    count(Metrics::kOk);
+    if (metrics_)
+      metrics_->established(std::chrono::duration<double>(Clock::now() - started_).count(),
+                            info_.resumed, info_.version, info_.cipher);
+  }
+
   bool write(std::span<const uint8_t> plain) {
     ERR_clear_error();
     size_t n = 0;
@@ -148,19 +264,25 @@ class TlsTransport final : public Transport {
   bool failed_ = false;      // a fatal error: no close_notify, nothing more to say
   bool ended_ = false;       // our close_notify is queued (or was never needed)
   bool peer_ended_ = false;  // the peer's close_notify arrived
+  bool counted_ = false;     // the handshake's result is in metrics_
+  std::shared_ptr<Metrics> metrics_;
+  Clock::time_point started_;
+  TlsInfo info_;
   std::string early_;        // plaintext sent before the handshake finished
   std::string why_;
 };
 
 class Factory final : public TransportFactory {
  public:
-  explicit Factory(CtxPtr ctx) : ctx_(std::move(ctx)) {}
+  Factory(CtxPtr ctx, std::shared_ptr<Metrics> metrics)
+      : ctx_(std::move(ctx)), metrics_(std::move(metrics)) {}
   std::unique_ptr<Transport> make() override {
-    return std::make_unique<TlsTransport>(ctx_.get());
+    return std::make_unique<TlsTransport>(ctx_.get(), metrics_);
   }
 
  private:
   CtxPtr ctx_;
+  std::shared_ptr<Metrics> metrics_;
 };
 
 // ALPN: our first protocol that the client offers; none in common: no ALPN at all.
@@ -342,7 +464,36 @@ int select_certificate(SSL* ssl, int*, void* arg) {
 
 }  // namespace
 
-std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) {
+const char* Metrics::name(Result r) {
+  static const char* const kNames[] = {"ok",      "version", "no_shared_cipher", "bad_certificate",
+                                       "timeout", "not_tls", "aborted",          "other"};
+  return r < kResults ? kNames[r] : "?";
+}
+
+void Metrics::established(double seconds, bool resumed, std::string_view version,
+                          std::string_view cipher) {
+  if (resumed) resumed_.fetch_add(1, std::memory_order_relaxed);
+  size_t b = 0;
+  while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
+  buckets_[b].fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  time_sum_ += seconds;
+  ++sessions_[{std::string(version), std::string(cipher)}];
+}
+
+Metrics::Snapshot Metrics::snapshot() const {
+  Snapshot s;
+  for (size_t i = 0; i < kResults; ++i) s.handshakes[i] = handshakes_[i].load();
+  s.resumed = resumed_.load();
+  for (size_t i = 0; i < buckets_.size(); ++i) s.time_buckets[i] = buckets_[i].load();
+  std::lock_guard lock(mu_);
+  s.time_sum = time_sum_;
+  s.sessions = sessions_;
+  return s;
+}
+
+std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error,
+                                         std::shared_ptr<Metrics> metrics) {
   CtxPtr ctx = make_ctx(s, s.cert_file, s.key_file, error);
   if (!ctx) return nullptr;
   if (!s.more_certificates.empty()) {
@@ -356,7 +507,7 @@ std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error) 
     SSL_CTX_set_tlsext_servername_arg(ctx.get(), table.get());
     SSL_CTX_set_ex_data(ctx.get(), ex_index_sni(), table.release());
   }
-  return std::make_shared<Factory>(std::move(ctx));
+  return std::make_shared<Factory>(std::move(ctx), std::move(metrics));
 }
 
 }  // namespace gev::tls

@@ -64,6 +64,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   int fd() const { return fd_; }
   size_t read_buffer_size() const { return in_.size(); }
   size_t write_buffer_size() const { return out_.size(); }
+  // What its TLS (or other secure transport) negotiated; null on a plain connection.
+  const TlsInfo* tls() const { return transport_ ? transport_->tls() : nullptr; }
   // Why the connection closed; meaningful in on_close.
   CloseReason close_reason() const { return close_reason_; }
   // Application state; any type. Protocols use protocol_state for theirs.
@@ -72,7 +74,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void set_protocol_state(void* p) { protocol_state_ = p; }
 
   // ---- internal ----
-  void start();  // registers with the loop, fires on_connect
+  // Registers with the loop and fires on_connect (with a transport: once its handshake
+  // is done; a connection that never gets that far never reaches the handler).
+  void start();
   void close_now(CloseReason reason);
   void close_after_flush(CloseReason reason);
   // A stop or drain reached this connection: the handler's on_stopping, then (unless it
@@ -94,6 +98,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void handle_io(uint32_t mask) override;
   void handle_read(bool hangup);  // hangup: the poller reported an error or hang-up
   void handle_transport_read();
+  void announce();  // on_connect
   void deliver(uint8_t* buf, size_t n);  // bytes for the protocol, from the read buffer
   void send_transport_output();
   bool send_or_buffer(const uint8_t* p, size_t n);
@@ -121,6 +126,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool user_paused_ = false;
   bool shutdown_pending_ = false;
   bool write_shut_ = false;
+  bool announced_ = false;  // on_connect ran (so on_close and on_stopping will)
   bool stopping_ = false;  // begin_stopping ran: its reason is the close reason
   CloseReason close_reason_ = CloseReason::kLocal;
   uint32_t interest_ = 0;

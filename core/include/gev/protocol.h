@@ -63,6 +63,7 @@ class RawProtocol final : public Protocol {
 class Handler {
  public:
   virtual ~Handler() = default;
+  // Over a transport with a handshake (TLS), once it is done: Connection::tls() is set.
   virtual void on_connect(Connection&) {}
   // Returns the reply, which the protocol encodes and sends. A default (null) span is no
   // reply; an empty view with a non-null pointer, such as an empty frame's own data, is

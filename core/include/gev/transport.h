@@ -11,10 +11,28 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <array>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 
 namespace gev {
+
+// What a secure transport negotiated (Connection::tls()); filled once, when the
+// handshake finishes, and valid as long as the connection.
+struct TlsInfo {
+  std::string_view version;      // "TLSv1.3"
+  std::string_view cipher;       // "TLS_AES_256_GCM_SHA384"
+  std::string alpn;              // the protocol chosen by ALPN; empty: none
+  std::string server_name;       // SNI the client sent; empty: none
+  bool resumed = false;          // an abbreviated handshake (session ticket or cache)
+  // The client's certificate (mutual TLS): present only if one was sent and verified.
+  bool peer_verified = false;
+  std::string peer_subject;                // RFC 2253: "CN=alice,O=Example"
+  std::string peer_san;                    // "DNS:a.test, IP:127.0.0.1" (may be empty)
+  std::array<uint8_t, 32> peer_sha256{};   // SHA-256 of the certificate's DER form
+};
 
 class Transport {
  public:
@@ -41,7 +59,12 @@ class Transport {
   // Why the last call failed.
   virtual const char* why() const = 0;
   // The handshake, if the transport has one, is done (Options::handshake_timeout).
+  // The connection's on_connect waits for it.
   virtual bool established() const = 0;
+  // The connection gives up on the handshake (Options::handshake_timeout): for counting.
+  virtual void timed_out() {}
+  // What was negotiated, once established(); null for a transport without such facts.
+  virtual const TlsInfo* tls() const { return nullptr; }
 };
 
 // Makes each accepted connection's transport (Options::transport). Called on the

@@ -5,8 +5,13 @@
 
 #include <gev/transport.h>
 
+#include <array>
+#include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,9 +34,51 @@ struct Settings {
   std::string client_verify = "required";
 };
 
+// Handshake counters of one listener, shared by its transports (and kept across the
+// factories a reload makes). Written at handshake ends only, never per record.
+class Metrics {
+ public:
+  enum Result : size_t {
+    kOk,
+    kVersion,      // no protocol version in common (a TLS 1.0/1.1-only client)
+    kNoCipher,     // no cipher suite, group or signature algorithm in common
+    kCertificate,  // a client certificate missing or not verified, or ours refused
+    kTimeout,      // not finished within the handshake timeout
+    kNotTls,       // the first bytes were not a TLS record (plain HTTP, garbage)
+    kAborted,      // the peer closed or reset before finishing
+    kOther,
+    kResults
+  };
+  static const char* name(Result r);
+  // Upper bounds, in seconds, of the handshake-time histogram's buckets (then +Inf).
+  static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                   0.05,   0.1,   0.25,   0.5,   1,     5};
+  struct Snapshot {
+    std::array<uint64_t, kResults> handshakes{};
+    uint64_t resumed = 0;
+    std::array<uint64_t, kBuckets.size() + 1> time_buckets{};  // not cumulative
+    double time_sum = 0;                                       // seconds, ok handshakes
+    std::map<std::pair<std::string, std::string>, uint64_t> sessions;  // version, cipher
+  };
+  void count(Result r) { handshakes_[r].fetch_add(1, std::memory_order_relaxed); }
+  void established(double seconds, bool resumed, std::string_view version,
+                   std::string_view cipher);
+  Snapshot snapshot() const;
+
+ private:
+  std::array<std::atomic<uint64_t>, kResults> handshakes_{};
+  std::atomic<uint64_t> resumed_{0};
+  std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets_{};
+  mutable std::mutex mu_;  // the rest: a handshake takes far longer than this lock
+  double time_sum_ = 0;
+  std::map<std::pair<std::string, std::string>, uint64_t> sessions_;
+};
+
 // Loads and checks the settings once (the files, the key against the certificate, the
 // certificate's dates); every connection's transport then shares them. Null, with
 // *error naming the file and the reason, if anything is wrong.
-std::shared_ptr<TransportFactory> server(const Settings& settings, std::string* error);
+// `metrics`, if given, counts every handshake its transports make.
+std::shared_ptr<TransportFactory> server(const Settings& settings, std::string* error,
+                                         std::shared_ptr<Metrics> metrics = nullptr);
 
 }  // namespace gev::tls

@@ -26,6 +26,24 @@ typedef struct gev_frame {
 
 typedef void (*gev_task_fn)(void* arg);
 
+/* ABI 1.3: what a TLS connection negotiated (conn_tls). The views stay valid until the
+ * connection's on_close returns. */
+#define GEV_TLS_RESUMED 1u       /* an abbreviated handshake (session ticket or cache) */
+#define GEV_TLS_PEER_VERIFIED 2u /* the client sent a certificate and it was verified */
+typedef struct gev_tls_info {
+  uint32_t size;  /* set by the module: sizeof(gev_tls_info); the host fills up to it */
+  uint32_t flags; /* GEV_TLS_* */
+  gev_bytes version;     /* "TLSv1.3" */
+  gev_bytes cipher;      /* "TLS_AES_256_GCM_SHA384" */
+  gev_bytes alpn;        /* empty: no ALPN */
+  gev_bytes server_name; /* SNI; empty: none sent */
+  /* With GEV_TLS_PEER_VERIFIED: the client certificate's subject (RFC 2253), its
+   * subject alternative names ("DNS:a.test, IP:127.0.0.1") and SHA-256 fingerprint. */
+  gev_bytes peer_subject;
+  gev_bytes peer_san;
+  uint8_t peer_sha256[32];
+} gev_tls_info;
+
 typedef struct gev_host_api {
   uint32_t size; /* sizeof(gev_host_api) as the host was built: check before using a member */
   uint32_t abi_major;
@@ -112,6 +130,12 @@ typedef struct gev_host_api {
    * is still open and served by this module: gev's thread-safe Send. GEV_ERR_CLOSED if
    * no such connection is open (it may still close before the message goes out). */
   gev_status (*send_to)(gev_host* host, uint64_t conn_id, const gev_frame* msg);
+
+  /* ---- ABI 1.3 ---- */
+  /* [loop] Fills *out (out->size set by the caller) with what the connection's TLS
+   * negotiated. GEV_ERR_UNSUPPORTED on a plain connection. Over TLS, on_connect runs
+   * once the handshake is done, so this answers from on_connect on. */
+  gev_status (*conn_tls)(const gev_conn* c, gev_tls_info* out);
 } gev_host_api;
 
 GEV_EXTERN_C_END

@@ -50,6 +50,11 @@ typedef struct gev_protocol_vtable {
    * host's stop deadline still bounds the wait); anything else and the host closes it
    * once its output is flushed. */
   gev_status (*conn_stopping)(void* module_state, gev_conn* c, void* conn_state);
+  /* ---- ABI 1.3 ---- */
+  /* Optional. The ALPN protocol ids this protocol speaks, comma-separated, preferred
+   * first (WebSocket: "http/1.1"); NULL: none. A TLS listener offers these, then its own
+   * tls-alpn; a client offering none of them gets no ALPN answer (not a refusal). */
+  const char* alpn;
 } gev_protocol_vtable;
 
 GEV_EXTERN_C_END

@@ -69,6 +69,26 @@ inline gev_status send_to(uint64_t conn_id, std::string_view data, uint32_t type
   return h->send_to(h->host, conn_id, &f);
 }
 
+// What a TLS connection negotiated (Conn::tls()); the views live as long as the connection.
+struct TlsInfo {
+  std::string_view version, cipher, alpn, server_name;
+  bool resumed = false;
+  bool peer_verified = false;  // a client certificate was sent and verified (mutual TLS)
+  std::string_view peer_subject, peer_san;
+  uint8_t peer_sha256[32] = {};
+  // The fingerprint as `openssl x509 -fingerprint -sha256` prints it ("AB:CD:...").
+  std::string fingerprint() const {
+    static const char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (uint8_t b : peer_sha256) {
+      if (!out.empty()) out += ':';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+    }
+    return out;
+  }
+};
+
 // A connection, as seen from a callback. Valid until on_close returns.
 class Conn {
  public:
@@ -80,6 +100,26 @@ class Conn {
     char buf[64];
     api()->conn_peer_address(c_, buf, sizeof buf);
     return buf;
+  }
+  // Over TLS (ABI 1.3 host): what the handshake negotiated; false on a plain connection
+  // or an older host.
+  bool tls(TlsInfo* out) const {
+    const gev_host_api* h = api();
+    if (!h || h->size < offsetof(gev_host_api, conn_tls) + sizeof(h->conn_tls) || !h->conn_tls)
+      return false;
+    gev_tls_info t{};
+    t.size = sizeof t;
+    if (h->conn_tls(c_, &t) != GEV_OK) return false;
+    out->version = view(t.version);
+    out->cipher = view(t.cipher);
+    out->alpn = view(t.alpn);
+    out->server_name = view(t.server_name);
+    out->resumed = (t.flags & GEV_TLS_RESUMED) != 0;
+    out->peer_verified = (t.flags & GEV_TLS_PEER_VERIFIED) != 0;
+    out->peer_subject = view(t.peer_subject);
+    out->peer_san = view(t.peer_san);
+    for (size_t i = 0; i < sizeof t.peer_sha256; ++i) out->peer_sha256[i] = t.peer_sha256[i];
+    return true;
   }
   void* context() const { return api()->conn_get_context(c_); }
   void set_context(void* p) { api()->conn_set_context(c_, p); }
@@ -213,6 +253,9 @@ class Protocol {
   // Called after the handler's on_message (ABI 1.1) only in classes that declare
   // `static constexpr bool kAfterMessage = true;` (the host skips the call otherwise).
   static constexpr bool kAfterMessage = false;
+  // ABI 1.3: the ALPN ids the protocol speaks over TLS, comma-separated, preferred first
+  // (gev_protocol_vtable::alpn); declare `static constexpr const char* kAlpn = "...";`.
+  static constexpr const char* kAlpn = nullptr;
   virtual void after_message(Conn, void* /*conn_state*/, const gev_frame& /*msg*/,
                              gev_frame& /*reply*/, gev_status /*handler_status*/) {}
   // ABI 1.2: the server is stopping; GEV_OK if the protocol closes the connection itself
@@ -352,7 +395,8 @@ struct ProtocolTable {
                                                 &Tr::decode,
                                                 &Tr::encode,
                                                 T::kAfterMessage ? &Tr::after_message : nullptr,
-                                                &Tr::conn_stopping};
+                                                &Tr::conn_stopping,
+                                                T::kAlpn};
 };
 
 template <class T, const char* const* Name>
