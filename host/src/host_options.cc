@@ -118,6 +118,10 @@ std::string apply_section_key(const std::string& key, const std::string& value,
     l.tls_alpn = split_list(value);
   else if (field == "tls-handshake-timeout")
     ok = parse_uint(value, &l.tls_handshake_timeout_ms);
+  else if (field == "tls-ticket-rotation")
+    ok = parse_uint(value, &l.tls_ticket_rotation_s);
+  else if (field == "tls-ktls")
+    ok = parse_bool(value, &l.tls_ktls);
   else
     return "unknown option '" + key + "'";
   return ok ? "" : "bad value '" + value + "' for '" + key + "'";

@@ -41,6 +41,8 @@ struct ListenerConfig {
   std::string tls_ciphers, tls_ciphersuites;
   std::vector<std::string> tls_alpn;
   uint64_t tls_handshake_timeout_ms = 10000;
+  uint64_t tls_ticket_rotation_s = 3600;  // 0: no session tickets
+  bool tls_ktls = false;                  // ask for kernel TLS (see docs/transport.md)
   bool operator==(const ListenerConfig&) const = default;
 };
 

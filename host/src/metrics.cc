@@ -142,7 +142,7 @@ std::string render_metrics(const MetricsSource& src) {
       } else {
         add(stats[at], src.server->stats(i));
       }
-      const tls::Metrics* m = src.listener_tls[i].get();
+      const tls::Metrics* m = src.listener_tls[i] ? &src.listener_tls[i]->metrics : nullptr;
       if (!m || std::find(seen.begin(), seen.end(), m) != seen.end()) continue;
       seen.push_back(m);
       if (tls[at])

@@ -30,10 +30,10 @@ struct MetricsSource {
   std::atomic<uint64_t> migrations_ok{0}, migrations_failed{0};  // connections moved by reloads
 
   // Its TLS handshake counters (null: never TLS, like the admin listener).
-  std::vector<std::shared_ptr<gev::tls::Metrics>> listener_tls;
+  std::vector<std::shared_ptr<gev::tls::Context>> listener_tls;
 
   // The server just added listener number listener_names.size().
-  void add_listener(const std::string& name, std::shared_ptr<gev::tls::Metrics> tls = nullptr) {
+  void add_listener(const std::string& name, std::shared_ptr<gev::tls::Context> tls = nullptr) {
     std::lock_guard lock(mu);
     listener_names.push_back(name);
     listener_tls.push_back(std::move(tls));

@@ -39,7 +39,8 @@ std::vector<std::string> listener_alpn(const ListenerConfig& l, const ModuleMap&
 std::string tls_identity(const ListenerConfig& l, const ModuleMap& modules) {
   if (l.tls_cert.empty() && l.tls_key.empty()) return "";
   std::string out = l.tls_min_version + "|" + l.tls_ciphers + "|" + l.tls_ciphersuites + "|" +
-                    l.tls_client_verify + "|";
+                    l.tls_client_verify + "|" + std::to_string(l.tls_ticket_rotation_s) + "|" +
+                    (l.tls_ktls ? "ktls|" : "|");
   for (const std::string& a : listener_alpn(l, modules)) out += a + ",";
   std::vector<std::string> files = split_list(l.tls_cert), keys = split_list(l.tls_key);
   files.insert(files.end(), keys.begin(), keys.end());
@@ -72,7 +73,19 @@ bool tls_transport(const ListenerConfig& l, const ModuleMap& modules, const TlsS
   s.alpn = listener_alpn(l, modules);
   s.client_ca_file = l.tls_client_ca;
   s.client_verify = l.tls_client_verify;
-  *out = gev::tls::server(s, error, sw.metrics());
+  s.ticket_rotation = std::chrono::seconds(l.tls_ticket_rotation_s);
+  *out = gev::tls::server(s, error, sw.context());
+  if (*out && l.tls_ktls) {
+    // Asked for kernel TLS: say plainly what this listener gets (docs/transport.md).
+    std::string why;
+    if (gev::tls::kernel_tls_available(&why))
+      GEV_WARN("listener %s: tls-ktls: the kernel offers TLS offload, but this build keeps "
+               "TLS in user space (its transport works on memory buffers, not the socket)",
+               l.name.c_str());
+    else
+      GEV_INFO("listener %s: tls-ktls: no kernel TLS here (%s); TLS stays in user space",
+               l.name.c_str(), why.c_str());
+  }
   if (*out) return true;
   *error = "listener '" + l.name + "': " + *error;
   return false;
@@ -155,7 +168,7 @@ void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_
     lo.listen_fd = inherited_fd(l);
     size_t index = server_->add_listener(sw, lo, &sw);
     listeners_.push_back({l, index, &sw, initial_tls_[i]});
-    metrics_.add_listener(l.name, initial_tls_[i]->metrics());
+    metrics_.add_listener(l.name, initial_tls_[i]->context());
     GEV_INFO("listener %s: %s over %s%s on %s", l.name.c_str(), l.handler.c_str(),
              l.protocol.c_str(), l.tls_cert.empty() ? "" : " over TLS", l.listen.c_str());
   }
@@ -351,7 +364,7 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
     lo.transport = tls;
     try {
       size_t index = server_->add_listener_paused(sw, lo, &sw);
-      metrics_.add_listener(l.name, tls->metrics());  // by server index, used or not
+      metrics_.add_listener(l.name, tls->context());  // by server index, used or not
       opened.push_back({l, index, &sw, tls});
       serving.push_back({l, index, &sw, tls});
     } catch (const std::exception& e) {

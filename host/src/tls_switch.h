@@ -33,15 +33,16 @@ class TlsSwitch final : public TransportFactory {
     std::lock_guard lock(mu_);
     return identity_;
   }
-  // The listener's handshake counters: every factory set here counts into them, so a
-  // reload that re-reads the certificate keeps the series.
-  const std::shared_ptr<gev::tls::Metrics>& metrics() const { return metrics_; }
+  // The listener's handshake counters and session-ticket keys: every factory set here
+  // shares them, so a reload that re-reads the certificate keeps the series, and the
+  // tickets already issued still resume.
+  const std::shared_ptr<gev::tls::Context>& context() const { return context_; }
 
  private:
   mutable std::mutex mu_;
   std::shared_ptr<TransportFactory> current_;  // null: plain TCP
   std::string identity_;
-  const std::shared_ptr<gev::tls::Metrics> metrics_ = std::make_shared<gev::tls::Metrics>();
+  const std::shared_ptr<gev::tls::Context> context_ = std::make_shared<gev::tls::Context>();
 };
 
 }  // namespace gev::host

@@ -3,7 +3,10 @@
 // BIO. OpenSSL's defaults for ciphers, no compression, no renegotiation.
 #include "gev/tls.h"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -127,8 +130,8 @@ void describe(SSL* ssl, TlsInfo& info) {
 
 class TlsTransport final : public Transport {
  public:
-  TlsTransport(SSL_CTX* ctx, std::shared_ptr<Metrics> metrics)
-      : ssl_(SSL_new(ctx)), metrics_(std::move(metrics)), started_(Clock::now()) {
+  TlsTransport(SSL_CTX* ctx, std::shared_ptr<Context> context)
+      : ssl_(SSL_new(ctx)), context_(std::move(context)), started_(Clock::now()) {
     BIO* rbio = BIO_new(BIO_s_mem());
     wbio_ = BIO_new(BIO_s_mem());
     rbio_ = rbio;
@@ -221,15 +224,14 @@ class TlsTransport final : public Transport {
   void count(Metrics::Result r) {
     if (counted_) return;
     counted_ = true;
-    if (metrics_) metrics_->count(r);
+    context_->metrics.count(r);
   }
 
   void on_established() {
     describe(ssl_, info_);
     if (counted_) return;
     count(Metrics::kOk);
-    if (metrics_)
-      metrics_->established(std::chrono::duration<double>(Clock::now() - started_).count(),
+    context_->metrics.established(std::chrono::duration<double>(Clock::now() - started_).count(),
                             info_.resumed, info_.version, info_.cipher);
   }
 
@@ -264,8 +266,10 @@ class TlsTransport final : public Transport {
   bool failed_ = false;      // a fatal error: no close_notify, nothing more to say
   bool ended_ = false;       // our close_notify is queued (or was never needed)
   bool peer_ended_ = false;  // the peer's close_notify arrived
-  bool counted_ = false;     // the handshake's result is in metrics_
-  std::shared_ptr<Metrics> metrics_;
+  bool counted_ = false;     // the handshake's result is in the metrics
+  // The listener's counters and ticket keys: a handshake under way may outlive the
+  // factory (a reload replaced it), never this.
+  std::shared_ptr<Context> context_;
   Clock::time_point started_;
   TlsInfo info_;
   std::string early_;        // plaintext sent before the handshake finished
@@ -274,15 +278,15 @@ class TlsTransport final : public Transport {
 
 class Factory final : public TransportFactory {
  public:
-  Factory(CtxPtr ctx, std::shared_ptr<Metrics> metrics)
-      : ctx_(std::move(ctx)), metrics_(std::move(metrics)) {}
+  Factory(CtxPtr ctx, std::shared_ptr<Context> context)
+      : ctx_(std::move(ctx)), context_(std::move(context)) {}
   std::unique_ptr<Transport> make() override {
-    return std::make_unique<TlsTransport>(ctx_.get(), metrics_);
+    return std::make_unique<TlsTransport>(ctx_.get(), context_);
   }
 
  private:
   CtxPtr ctx_;
-  std::shared_ptr<Metrics> metrics_;
+  std::shared_ptr<Context> context_;
 };
 
 // ALPN: our first protocol that the client offers; none in common: no ALPN at all.
@@ -304,6 +308,37 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+int ex_index_tickets() {
+  static int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// Seals (enc 1) or opens (enc 0) a session ticket with the listener's rotated keys.
+// Opening: 0 an unknown or expired key (a full handshake), 1 the current key, 2 the
+// older one (accepted, and a new ticket issued).
+int ticket_key(SSL* ssl, unsigned char name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+               EVP_MAC_CTX* mac, int enc) {
+  auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index_tickets()));
+  if (!keys) return 0;
+  TicketKeys::Key k;
+  bool renew = false;
+  if (enc) {
+    if (!keys->current(&k) || RAND_bytes(iv, 16) != 1) return -1;
+    std::memcpy(name, k.name, sizeof k.name);
+  } else if (!keys->find(name, &k, &renew)) {
+    return 0;
+  }
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof k.hmac),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+      OSSL_PARAM_construct_end()};
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  int ok = enc ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes, iv)
+               : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, k.aes, iv);
+  if (ok != 1) return -1;
+  return renew ? 2 : 1;
+}
+
 bool key_file_private(const std::string& file, std::string* error) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
@@ -322,7 +357,7 @@ bool key_file_private(const std::string& file, std::string* error) {
 
 // One certificate's context with the listener's settings. Null, with *error, on failure.
 CtxPtr make_ctx(const Settings& s, const std::string& cert_file, const std::string& key_file,
-                std::string* error) {
+                TicketKeys* tickets, std::string* error) {
   ERR_clear_error();
   CtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) {
@@ -398,6 +433,17 @@ CtxPtr make_ctx(const Settings& s, const std::string& cert_file, const std::stri
   static const unsigned char kContext[] = "gev";
   SSL_CTX_set_session_id_context(ctx.get(), kContext, sizeof kContext - 1);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
+  if (s.ticket_rotation.count() > 0) {
+    // Tickets under our rotated keys; a session (and its lifetime hint) lasts as long as
+    // the oldest key that opens it.
+    SSL_CTX_set_ex_data(ctx.get(), ex_index_tickets(), tickets);
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx.get(), ticket_key);
+    SSL_CTX_set_timeout(ctx.get(), static_cast<long>(2 * s.ticket_rotation.count()));
+  } else {
+    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  }
+  // An idle session frees its record buffers (about 34 KiB) until it reads again.
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   if (!s.alpn.empty()) {
     auto* alpn = new std::vector<std::string>(s.alpn);  // lives as long as the context
     SSL_CTX_set_alpn_select_cb(ctx.get(), select_alpn, alpn);
@@ -464,6 +510,48 @@ int select_certificate(SSL* ssl, int*, void* arg) {
 
 }  // namespace
 
+void TicketKeys::set_rotation(std::chrono::seconds r) {
+  std::lock_guard lock(mu_);
+  rotation_ = r;
+}
+
+bool TicketKeys::rotate_locked(std::chrono::steady_clock::time_point now) {
+  if (!keys_.empty() && now - keys_.front().made < rotation_) return true;
+  Key k;
+  if (RAND_bytes(k.name, sizeof k.name) != 1 || RAND_bytes(k.aes, sizeof k.aes) != 1 ||
+      RAND_bytes(k.hmac, sizeof k.hmac) != 1)
+    return false;
+  k.made = now;
+  keys_.insert(keys_.begin(), k);
+  if (keys_.size() > 2) {
+    OPENSSL_cleanse(&keys_.back(), sizeof(Key));
+    keys_.pop_back();
+  }
+  return true;
+}
+
+bool TicketKeys::current(Key* out) {
+  std::lock_guard lock(mu_);
+  if (!rotate_locked(std::chrono::steady_clock::now())) return false;
+  *out = keys_.front();
+  return true;
+}
+
+bool TicketKeys::find(const unsigned char* name, Key* out, bool* renew) {
+  std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  // A key seals tickets for at most one period after it is made, so accepting it for
+  // two keeps every ticket under two periods old.
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (std::memcmp(keys_[i].name, name, sizeof keys_[i].name) != 0) continue;
+    if (now - keys_[i].made >= 2 * rotation_) return false;
+    *out = keys_[i];
+    *renew = i > 0;
+    return true;
+  }
+  return false;
+}
+
 const char* Metrics::name(Result r) {
   static const char* const kNames[] = {"ok",      "version", "no_shared_cipher", "bad_certificate",
                                        "timeout", "not_tls", "aborted",          "other"};
@@ -493,13 +581,15 @@ Metrics::Snapshot Metrics::snapshot() const {
 }
 
 std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error,
-                                         std::shared_ptr<Metrics> metrics) {
-  CtxPtr ctx = make_ctx(s, s.cert_file, s.key_file, error);
+                                         std::shared_ptr<Context> context) {
+  if (!context) context = std::make_shared<Context>();
+  context->tickets.set_rotation(s.ticket_rotation);
+  CtxPtr ctx = make_ctx(s, s.cert_file, s.key_file, &context->tickets, error);
   if (!ctx) return nullptr;
   if (!s.more_certificates.empty()) {
     auto table = std::make_unique<SniTable>();
     for (const auto& [cert, key] : s.more_certificates) {
-      CtxPtr c = make_ctx(s, cert, key, error);
+      CtxPtr c = make_ctx(s, cert, key, &context->tickets, error);
       if (!c) return nullptr;
       table->ctxs.push_back(std::move(c));
     }
@@ -507,7 +597,26 @@ std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error,
     SSL_CTX_set_tlsext_servername_arg(ctx.get(), table.get());
     SSL_CTX_set_ex_data(ctx.get(), ex_index_sni(), table.release());
   }
-  return std::make_shared<Factory>(std::move(ctx), std::move(metrics));
+  return std::make_shared<Factory>(std::move(ctx), std::move(context));
+}
+
+bool kernel_tls_available(std::string* why) {
+  const char* path = "/proc/sys/net/ipv4/tcp_available_ulp";
+  FILE* f = std::fopen(path, "r");
+  if (!f) {
+    *why = std::string(path) + ": " + std::strerror(errno);
+    return false;
+  }
+  char line[256] = "";
+  bool found = false;
+  if (std::fgets(line, sizeof line, f)) {
+    char* save = nullptr;
+    for (char* tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(nullptr, " \n", &save))
+      found = found || std::strcmp(tok, "tls") == 0;
+  }
+  std::fclose(f);
+  if (!found) *why = std::string("no 'tls' in ") + path + " (modprobe tls)";
+  return found;
 }
 
 }  // namespace gev::tls

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,9 @@ struct Settings {
   // (a client without one is refused) or "optional".
   std::string client_ca_file;
   std::string client_verify = "required";
+  // Session tickets: their keys rotate this often (a ticket lives one to two periods);
+  // 0 turns tickets off (the session cache still resumes TLS 1.2).
+  std::chrono::seconds ticket_rotation{3600};
 };
 
 // Handshake counters of one listener, shared by its transports (and kept across the
@@ -74,11 +78,48 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, uint64_t> sessions_;
 };
 
+// Session-ticket keys of one listener, rotated: tickets are sealed with the newest key
+// (AES-256-CBC + HMAC-SHA256, RFC 5077's layout), opened with it or the one before, so a
+// ticket lives between one and two rotation periods. Kept across the factories a reload
+// makes, so a certificate swap does not void every ticket.
+class TicketKeys {
+ public:
+  struct Key {
+    unsigned char name[16], aes[32], hmac[32];
+    std::chrono::steady_clock::time_point made;
+  };
+  explicit TicketKeys(std::chrono::seconds rotation = std::chrono::hours(1)) : rotation_(rotation) {}
+  std::chrono::seconds rotation() const { return rotation_; }
+  void set_rotation(std::chrono::seconds r);
+  // The key to seal a new ticket with (rotating first if it is due); false if the
+  // random generator failed.
+  bool current(Key* out);
+  // The key named `name`, if still accepted; *renew: it is the older one (reissue).
+  bool find(const unsigned char* name, Key* out, bool* renew);
+
+ private:
+  bool rotate_locked(std::chrono::steady_clock::time_point now);
+  std::mutex mu_;
+  std::chrono::seconds rotation_;
+  std::vector<Key> keys_;  // newest first, at most two
+};
+
+// What a listener's TLS keeps across the factories a reload makes.
+struct Context {
+  Metrics metrics;
+  TicketKeys tickets;
+};
+
 // Loads and checks the settings once (the files, the key against the certificate, the
 // certificate's dates); every connection's transport then shares them. Null, with
 // *error naming the file and the reason, if anything is wrong.
-// `metrics`, if given, counts every handshake its transports make.
+// `context`, if given, counts every handshake its transports make and holds the
+// session-ticket keys (else the factory has its own).
 std::shared_ptr<TransportFactory> server(const Settings& settings, std::string* error,
-                                         std::shared_ptr<Metrics> metrics = nullptr);
+                                         std::shared_ptr<Context> context = nullptr);
+
+// Whether this kernel offers TLS offload (the "tls" TCP upper-layer protocol); false
+// with *why saying what is missing.
+bool kernel_tls_available(std::string* why);
 
 }  // namespace gev::tls
