@@ -17,7 +17,8 @@ namespace {
 void usage(const char* prog, FILE* out) {
   std::fprintf(out,
                "usage: %s [--port P] [--address HOST:PORT] [--loops N] [--reuseport]\n"
-               "          [--idle-timeout MS] [--max-connections N] [--log-level LEVEL]\n",
+               "          [--idle-timeout MS] [--max-connections N] [--log-level LEVEL]\n"
+               "          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n",
                prog);
 }
 
@@ -78,6 +79,15 @@ bool parse_flags(int argc, char** argv, Options& o) {
     } else if (flag == "--max-connections") {
       ok = need_value() && to_number(value, &n);
       o.max_connections = n;
+    } else if (flag == "--tls-cert") {
+      ok = need_value();
+      o.tls.cert_file = value;
+    } else if (flag == "--tls-key") {
+      ok = need_value();
+      o.tls.key_file = value;
+    } else if (flag == "--tls-client-ca") {
+      ok = need_value();
+      o.tls.client_ca_file = value;
     } else if (flag == "--log-level") {
       LogLevel level;
       ok = need_value() && parse_log_level(value.c_str(), &level);

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <stdexcept>
 
 #include "gev/log.h"
@@ -33,11 +34,22 @@ struct Server::ListenerEntry {
 
 namespace {
 // "listener main: " for the log, or nothing for a listener without a name.
-std::string label(const detail::Service& service) {
-  const std::string& name = service.options.name;
-  return name.empty() ? std::string() : name + ": ";
+std::string label_of(const Options& options) {
+  return options.name.empty() ? std::string() : options.name + ": ";
 }
+std::string label(const detail::Service& service) {
+  return label_of(service.options);
+}
+
+std::atomic<detail::TlsMaker> tls_maker_{nullptr};
 }  // namespace
+
+void detail::set_tls_maker(TlsMaker maker) {
+  tls_maker_.store(maker);
+}
+detail::TlsMaker detail::tls_maker() {
+  return tls_maker_.load();
+}
 
 Server::Server(Options options) : options_(std::move(options)) {
   options_.loops = resolve_loop_count(options_.loops);
@@ -76,6 +88,16 @@ size_t Server::add_listener(Handler& handler, Options options, Protocol* protoco
   }
   if (options.write_low_water > options.write_high_water)
     options.write_low_water = options.write_high_water;
+  if (!options.transport && !options.tls.cert_file.empty()) {
+    detail::TlsMaker make = detail::tls_maker();
+    if (!make)
+      throw std::invalid_argument(label_of(options) +
+                                  "Options::tls is set, but the gev::tls library is not in this "
+                                  "program (link gev::tls and include <gev/tls.h>)");
+    std::string error;
+    options.transport = make(options.tls, &error);
+    if (!options.transport) throw std::invalid_argument(label_of(options) + error);
+  }
   if (!protocol) {
     entry->own_protocol = std::make_unique<RawProtocol>();
     protocol = entry->own_protocol.get();

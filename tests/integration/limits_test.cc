@@ -237,3 +237,23 @@ TEST_CASE("accept with no descriptors left does not spin, refuses cleanly, and r
   int status = 0;
   ::waitpid(pid, &status, 0);
 }
+
+TEST_CASE("Options::tls without the gev::tls library linked in is refused, saying what to link") {
+  // This test binary links the core only: nothing registered a TLS maker.
+  RecordingEcho handler;
+  Options o;
+  o.address = "127.0.0.1:0";
+  o.loops = 1;
+  o.name = "listener secure";
+  o.tls.cert_file = "cert.pem";
+  o.tls.key_file = "key.pem";
+  Server server(o);
+  try {
+    server.add_listener(handler, o);
+    FAIL("add_listener accepted Options::tls without gev::tls");
+  } catch (const std::invalid_argument& e) {
+    std::string what = e.what();
+    CHECK(what.find("listener secure: Options::tls is set") != std::string::npos);
+    CHECK(what.find("link gev::tls and include <gev/tls.h>") != std::string::npos);
+  }
+}

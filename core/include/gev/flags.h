@@ -1,6 +1,8 @@
 // Command-line flags for embedding programs, in the spirit of gev's examples:
 // --port P, --address HOST:PORT, --loops N, --reuseport, --idle-timeout MS,
-// --max-connections N, --log-level LEVEL, --help. The default address is 127.0.0.1.
+// --max-connections N, --log-level LEVEL, --tls-cert FILE, --tls-key FILE,
+// --tls-client-ca FILE (Options::tls: link gev::tls), --help. The default address is
+// 127.0.0.1.
 #pragma once
 
 #include "gev/options.h"

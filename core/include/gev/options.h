@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include "gev/tls_settings.h"
 #include "gev/transport.h"
 
 namespace gev {
@@ -26,6 +27,10 @@ struct Options {
   // start() on. With reuse_port the one socket is still served from the acceptor loop.
   int listen_fd = -1;
   std::string name;  // what the log calls this listener ("listener main", "admin"); may be empty
+  // TLS for this listener when tls.cert_file is set (and transport is not): needs the
+  // gev::tls library linked and <gev/tls.h> included; add_listener throws a bad file or
+  // setting, naming the file and the reason.
+  TlsSettings tls;
   // Under the protocol of every connection (TLS: gev/tls.h); null: plain TCP.
   std::shared_ptr<TransportFactory> transport;
   // With a transport: a connection whose handshake has not finished by then is closed

@@ -3,6 +3,7 @@
 // OpenSSL. See docs/transport.md.
 #pragma once
 
+#include <gev/tls_settings.h>
 #include <gev/transport.h>
 
 #include <array>
@@ -18,25 +19,7 @@
 
 namespace gev::tls {
 
-struct Settings {
-  std::string cert_file;   // PEM: the certificate, optionally followed by its chain
-  std::string key_file;    // PEM: its private key; refused if group- or world-readable
-  std::string chain_file;  // PEM: more chain certificates (optional)
-  std::string min_version = "1.2";  // "1.2" or "1.3"
-  std::string ciphers;              // TLS 1.2 list, OpenSSL syntax (empty: OpenSSL's defaults)
-  std::string ciphersuites;         // TLS 1.3 list (empty: OpenSSL's defaults)
-  std::vector<std::string> alpn;    // protocols spoken, preferred first (empty: no ALPN)
-  // More certificate/key pairs, chosen by SNI: a ClientHello naming a host that one of
-  // them covers (its SANs, or CN without SANs) gets it; any other gets the first above.
-  std::vector<std::pair<std::string, std::string>> more_certificates;
-  // Mutual TLS: client certificates are verified against these CAs (PEM), "required"
-  // (a client without one is refused) or "optional".
-  std::string client_ca_file;
-  std::string client_verify = "required";
-  // Session tickets: their keys rotate this often (a ticket lives one to two periods);
-  // 0 turns tickets off (the session cache still resumes TLS 1.2).
-  std::chrono::seconds ticket_rotation{3600};
-};
+using Settings = gev::TlsSettings;  // gev/tls_settings.h
 
 // Handshake counters of one listener, shared by its transports (and kept across the
 // factories a reload makes). Written at handshake ends only, never per record.
@@ -121,5 +104,13 @@ std::shared_ptr<TransportFactory> server(const Settings& settings, std::string* 
 // Whether this kernel offers TLS offload (the "tls" TCP upper-layer protocol); false
 // with *why saying what is missing.
 bool kernel_tls_available(std::string* why);
+
+namespace detail {
+inline std::shared_ptr<TransportFactory> make_for_options(const Settings& s, std::string* error) {
+  return server(s, error);
+}
+// Including this header hands Options::tls to this library (gev/tls_settings.h).
+inline const bool registered = (gev::detail::set_tls_maker(&make_for_options), true);
+}  // namespace detail
 
 }  // namespace gev::tls
