@@ -2,7 +2,8 @@
 # scripts/run as a newcomer meets it: it builds only what it serves (build/run holds
 # gev-host, the built-in modules and frame_client, and no test or benchmark), serves the
 # shipped config, and each "try:" line it prints works as printed. Ctrl-C stops it
-# gracefully (exit 0). It binds the shipped config's fixed ports (1833, 1834, 8080, 9091).
+# gracefully (exit 0). It binds the shipped config's fixed ports (1833, 1834, 8080, 1843,
+# 8443, 9091), and makes host/tls/ (the TLS listeners' certificate) if it is absent.
 # usage: scripts_run_test.sh SOURCE_DIR
 set -uo pipefail
 cd "$1"
@@ -39,6 +40,9 @@ for f in build/run/tests build/run/bench build/run/examples/embed_echo/embed_ech
 done
 
 grep -q "try: nc 127.0.0.1 1833" "$log" || fail "no nc hint"
+grep -q "try: openssl s_client -connect 127.0.0.1:1843" "$log" || fail "no s_client hint"
+grep -q "try: open https://127.0.0.1:8443/" "$log" || fail "no https chat hint"
+[ "$(stat -c %a host/tls/localhost.key)" = 600 ] || fail "host/tls/localhost.key is not mode 600"
 /usr/bin/python3 - <<'PY' || fail "a hint did not work"
 import socket, urllib.request
 s = socket.create_connection(("127.0.0.1", 1833), timeout=10)
@@ -48,6 +52,15 @@ page = urllib.request.urlopen("http://127.0.0.1:8080/", timeout=10).read()
 assert b"<html" in page.lower(), page[:200]
 metrics = urllib.request.urlopen("http://127.0.0.1:9091/metrics", timeout=10).read()
 assert b"gev_connections" in metrics or b"gev_" in metrics
+# The TLS listeners, verified against the self-signed certificate scripts/run made.
+import ssl
+ctx = ssl.create_default_context(cafile="host/tls/localhost.pem")
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", 1843), timeout=10),
+                    server_hostname="127.0.0.1")
+t.sendall(b"over tls\n")
+assert t.recv(100) == b"over tls\n"
+page = urllib.request.urlopen("https://127.0.0.1:8443/", timeout=10, context=ctx).read()
+assert b"<html" in page.lower(), page[:200]
 PY
 hint=$(sed -n 's/^    try: \(.*frame_client .*\)$/\1/p' "$log")
 [ -n "$hint" ] || fail "no frame_client hint"

@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -61,8 +62,21 @@ bool add_module_opt(const std::string& kv, HostOptions& o) {
   return true;
 }
 
+// A config file's certificate and key paths, as nginx reads them: a relative one is
+// relative to the config file's directory. `value` may be a comma list (tls-cert).
+std::string resolve_paths(const std::string& value, const std::filesystem::path& base) {
+  std::string out;
+  for (const std::string& one : split_list(value)) {
+    std::filesystem::path p(one);
+    if (!out.empty()) out += ", ";
+    out += (p.is_relative() && !base.empty() ? (base / p).lexically_normal() : p).string();
+  }
+  return out;
+}
+
 // A [listener.NAME] or [module.NAME] key from the config file. Returns an error or "".
-std::string apply_section_key(const std::string& key, const std::string& value,
+std::string apply_section_key(const std::string& key, const std::string& raw_value,
+                              const std::filesystem::path& base,
                               std::map<std::string, ListenerConfig>& listeners,
                               std::vector<std::string>& order, HostOptions& o) {
   size_t first = key.find('.');
@@ -71,6 +85,9 @@ std::string apply_section_key(const std::string& key, const std::string& value,
   std::string section = key.substr(0, first);
   std::string name = key.substr(first + 1, last - first - 1);
   std::string field = key.substr(last + 1);
+  bool is_path = section == "listener" && (field == "tls-cert" || field == "tls-key" ||
+                                           field == "tls-chain" || field == "tls-client-ca");
+  std::string value = is_path ? resolve_paths(raw_value, base) : raw_value;
   if (section == "module") {
     if (field == "file")
       o.module_files[name] = value;  // the host's, not the module's
@@ -251,7 +268,9 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
         std::string where = lines.where(config_file, opt.string_key);
         std::string error = misplaced(opt.string_key, desc, where);
         if (error.empty())
-          error = apply_section_key(opt.string_key, value, file_listeners, order, o);
+          error = apply_section_key(opt.string_key, value,
+                                    std::filesystem::absolute(config_file).parent_path(),
+                                    file_listeners, order, o);
         if (!error.empty()) return fail(where + ": " + error);
       }
       po::store(parsed, vm);  // command-line values stored first win

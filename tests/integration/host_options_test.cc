@@ -111,6 +111,18 @@ TEST_CASE("a config value in double quotes keeps its spaces") {
   CHECK(c.recv_exact(5, 5000) == "  > x");
 }
 
+TEST_CASE("a relative tls-* path in a config file is relative to the file's directory") {
+  ModuleDir dir{"raw", "echo"};
+  fs::path conf = write_conf(dir,
+                             "admin = off\n[listener.a]\nlisten = 127.0.0.1:0\nprotocol = raw\n"
+                             "handler = echo\ntls-cert = certs/a.pem\ntls-key = certs/a.key\n");
+  // Run from elsewhere: the file is looked for beside the config, not in the cwd.
+  HostProcess host(GEV_HOST_PATH, {"--config", conf.string(), "--module-dir", dir.path.string()});
+  CHECK(host.wait_exit() == 2);
+  fs::path want = fs::absolute(conf).parent_path() / "certs" / "a.pem";
+  CHECK_MESSAGE(contains(host.log(), want.string()), host.log());
+}
+
 TEST_CASE("the log names each listener as it listens and stops, and the admin as the admin") {
   ModuleDir dir{"raw", "echo"};
   fs::path conf = write_conf(dir,
