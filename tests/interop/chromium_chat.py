@@ -10,15 +10,21 @@ For the server's permessage-deflate on (Chromium always offers it) and off
 Sec-WebSocket-Extensions, seen by CDP, must match); the page's UI sends a short and a
 long message, which the Python client receives; the Python client sends two, which
 appear in the page's log; the Python client leaves, and the page shows the notice. No
-uncaught exception in the page. Chromium gets a temporary --user-data-dir and is killed
-at the end whatever happens.
+uncaught exception in the page. Once more over TLS: the page from https:// and its
+socket on wss://, Chromium trusting the test's self-signed certificate by its key's
+SHA-256 (--ignore-certificate-errors-spki-list: that one key, no other certificate
+error ignored). Chromium gets a temporary --user-data-dir and is killed at the end
+whatever happens.
 """
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -26,7 +32,7 @@ import time
 import urllib.request
 
 # gevhost first: it fails with a clear message when websockets is missing.
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main, self_signed
 import websockets
 
 
@@ -37,7 +43,7 @@ CHROMIUM = "/usr/bin/chromium"
 class Chromium:
     """A headless Chromium with a DevTools port, in its own process group."""
 
-    def __init__(self):
+    def __init__(self, trust_spki=None):
         check(os.access(CHROMIUM, os.X_OK),
               "%s missing: install the Debian package chromium (scripts/setup)" % CHROMIUM)
         self.profile = tempfile.mkdtemp(prefix="gev-chromium-")
@@ -46,6 +52,8 @@ class Chromium:
                 "--disable-gpu", "--disable-dev-shm-usage", "--disable-extensions",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--mute-audio", "about:blank"]
+        if trust_spki:  # this one certificate (by its key's SHA-256) and no other
+            args.insert(1, "--ignore-certificate-errors-spki-list=" + trust_spki)
         if os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to run as root with it
         self.log = tempfile.TemporaryFile()
@@ -163,13 +171,19 @@ async def python_next(ws, want, what):
 LOG_LINES = "[...document.querySelectorAll('#log li')].map(li => li.textContent)"
 
 
-async def exchange(cdp, port, deflate, label):
+async def exchange(cdp, port, deflate, label, tls=None):
+    """tls: the certificate the listener serves (https:// and wss://), or None."""
     nonce = "%d" % (time.time_ns() % 1000000)
-    py = await websockets.connect("ws://127.0.0.1:%d/ws" % port, open_timeout=OP_TIMEOUT,
-                                  close_timeout=OP_TIMEOUT, ping_interval=None)
+    s = "s" if tls else ""
+    ctx = ssl.create_default_context(cafile=tls) if tls else None
+    py = await websockets.connect("ws%s://127.0.0.1:%d/ws" % (s, port), open_timeout=OP_TIMEOUT,
+                                  close_timeout=OP_TIMEOUT, ping_interval=None, ssl=ctx)
     cdp.take_events("Network.webSocketHandshakeResponseReceived")
     cdp.take_events("Runtime.exceptionThrown")
-    await cdp.call("Page.navigate", url="http://127.0.0.1:%d/" % port)
+    await cdp.call("Page.navigate", url="http%s://127.0.0.1:%d/" % (s, port))
+    if tls:
+        proto = await cdp.evaluate("location.protocol")
+        check(proto == "https:", "%s: the page loaded as %r, not https:" % (label, proto))
     await cdp.wait_for("document.title === 'gev chat' && document.body.dataset.state === 'open'",
                        label + ": the page connected to /ws")
     # The page's handshake as Chromium saw it.
@@ -231,6 +245,15 @@ async def stop_seen(cdp, host):
     print("ok   chromium chat: SIGTERM shows 'disconnected (1001 server stopping)'", flush=True)
 
 
+def spki_sha256(cert):
+    """base64 of the SHA-256 of the certificate's public key (Chromium's SPKI pin)."""
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"],
+                         capture_output=True, check=True, timeout=60).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         capture_output=True, check=True, timeout=60).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
 async def drive(chromium, ports, stopping):
     async with websockets.connect(chromium.page_ws_url(), max_size=None, compression=None,
                                   open_timeout=OP_TIMEOUT, ping_interval=None) as ws:
@@ -238,8 +261,8 @@ async def drive(chromium, ports, stopping):
         await cdp.call("Runtime.enable")
         await cdp.call("Network.enable")
         await cdp.call("Page.enable")
-        for port, deflate, label in ports:
-            await exchange(cdp, port, deflate, label)
+        for port, deflate, label, tls in ports:
+            await exchange(cdp, port, deflate, label, tls)
         await stop_seen(cdp, stopping)
         await cdp.call("Page.navigate", url="about:blank")
 
@@ -247,14 +270,18 @@ async def drive(chromium, ports, stopping):
 def main():
     host, module_dir, _ = parse_args(sys.argv)
     chat = ["--protocol", "websocket", "--handler", "chat", "--loops", "2"]
-    chromium = Chromium()
+    certs = tempfile.TemporaryDirectory(prefix="gev-chromium-tls-")
+    cert, key = self_signed(certs.name)
+    chromium = Chromium(trust_spki=spki_sha256(cert))
     try:
         stopping = GevHost(host, module_dir, chat)  # stopped by the test itself
         try:
             with GevHost(host, module_dir, chat) as on, \
-                 GevHost(host, module_dir, chat + ["--module-opt", "websocket.deflate=0"]) as off:
-                asyncio.run(drive(chromium, [(on.port, True, "deflate on"),
-                                             (off.port, False, "server websocket.deflate=0")],
+                 GevHost(host, module_dir, chat + ["--module-opt", "websocket.deflate=0"]) as off, \
+                 GevHost(host, module_dir, chat + ["--tls-cert", cert, "--tls-key", key]) as tls:
+                asyncio.run(drive(chromium, [(on.port, True, "deflate on", None),
+                                             (off.port, False, "server websocket.deflate=0", None),
+                                             (tls.port, True, "https and wss", cert)],
                                   stopping))
         except Exception:
             sys.stderr.write("--- stopped gev-host log ---\n%s\n" % stopping.log())
@@ -267,6 +294,7 @@ def main():
         raise
     finally:
         chromium.close()
+        certs.cleanup()
 
 
 if __name__ == "__main__":

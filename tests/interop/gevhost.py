@@ -37,6 +37,19 @@ def check(cond, what):
         raise CheckFailed(what)
 
 
+def self_signed(d):
+    """A self-signed certificate for localhost and 127.0.0.1 in directory d (key mode
+    0600, as gev-host requires): returns (cert, key) paths."""
+    cert, key = os.path.join(d, "localhost.pem"), os.path.join(d, "localhost.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days",
+                    "2", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
 class GevHost:
     def __init__(self, host_path, module_dir, args, listeners=1, timeout=10.0):
         self.log_file = tempfile.NamedTemporaryFile(prefix="gev-interop-", suffix=".log")

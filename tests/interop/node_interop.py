@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Interop: Node's `ws` (Debian node-ws) against gev-host: starts the hosts and runs
 node_ws.js against each, with perMessageDeflate on and off (and the server's
-websocket.deflate=0).
+websocket.deflate=0), and once more over wss:// (a TLS listener with a self-signed
+certificate that Node trusts through NODE_EXTRA_CA_CERTS).
 
 usage: node_interop.py GEV_HOST MODULE_DIR
 
@@ -13,19 +14,20 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main, self_signed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_TIMEOUT = 40
 
 
-def node(args):
+def node(args, env_extra=None):
     exe = shutil.which("node") or shutil.which("nodejs")
     check(exe, "node not found (scripts/setup installs node-ws, which brings nodejs)")
     check(os.path.isdir("/usr/share/nodejs/ws"),
           "/usr/share/nodejs/ws missing: install the Debian package node-ws (scripts/setup)")
-    env = dict(os.environ, NODE_PATH="/usr/share/nodejs")
+    env = dict(os.environ, NODE_PATH="/usr/share/nodejs", **(env_extra or {}))
     try:
         r = subprocess.run([exe, os.path.join(HERE, "node_ws.js")] + args, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -50,6 +52,15 @@ def main():
     with GevHost(host, module_dir, chat) as h:
         node(["chat", str(h.port), "1"])
         node(["chat", str(h.port), "0"])
+    with tempfile.TemporaryDirectory(prefix="gev-node-tls-") as d:
+        cert, key = self_signed(d)
+        tls = ["--tls-cert", cert, "--tls-key", key]
+        wss = {"GEV_WS_SCHEME": "wss", "NODE_EXTRA_CA_CERTS": cert}
+        with GevHost(host, module_dir, echo + tls) as h:
+            node(["echo", str(h.port), "1", "1"], wss)
+        with GevHost(host, module_dir, chat + tls) as h:
+            node(["chat", str(h.port), "1"], wss)
+        print("ok   node ws over wss:// (echo with deflate, chat)", flush=True)
 
 
 if __name__ == "__main__":

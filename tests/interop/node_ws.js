@@ -37,7 +37,10 @@ class Client {
     this.queue = [];
     this.waiters = [];
     this.closed = null;
-    this.ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, {
+    // GEV_WS_SCHEME=wss: over TLS, the certificate trusted through NODE_EXTRA_CA_CERTS.
+    const scheme = process.env.GEV_WS_SCHEME || "ws";
+    const where = scheme === "wss" ? "localhost" : "127.0.0.1";
+    this.ws = new WebSocket(`${scheme}://${where}:${port}${path}`, protocols, {
       perMessageDeflate: deflate,
       maxPayload: 4 << 20,
       handshakeTimeout: OP_TIMEOUT_MS,
