@@ -27,6 +27,9 @@
 #include "histogram.h"
 #include "worker.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 namespace {
 
 using gev::load::NowNs;
@@ -54,6 +57,9 @@ struct Options {
   bool compressible = false;
   int deflate_level = 1;
   std::string path = "/";
+  bool tls = false;                // --tls
+  std::string tls_version;         // "", "1.2" or "1.3"
+  std::string tls_ciphers;         // TLS 1.2 list / TLS 1.3 suites: OpenSSL syntax
 };
 
 constexpr char kUsage[] =
@@ -79,6 +85,10 @@ constexpr char kUsage[] =
     "                    the run fails if the server declines\n"
     "  --deflate-level L client zlib level 0-9 (default 1)\n"
     "  --path P          request target of the upgrade (default /)\n"
+    "TLS (handshakes before the clock starts, the certificate not verified):\n"
+    "  --tls             TLS on every connection (server name localhost)\n"
+    "  --tls-version V   1.2 or 1.3 only (default: the best both speak)\n"
+    "  --tls-cipher C    the one cipher (1.2) or suite (1.3) to offer\n"
     "Exit status is 0 only if no errors occurred and messages were echoed.\n";
 
 [[noreturn]] void Usage(const char* err) {
@@ -113,6 +123,7 @@ Options ParseOptions(int argc, char** argv) {
                  : arg == "--text"         ? &o.text
                  : arg == "--deflate"      ? &o.deflate
                  : arg == "--compressible" ? &o.compressible
+                 : arg == "--tls"          ? &o.tls
                                            : nullptr;
     if (flag != nullptr) {
       *flag = true;
@@ -153,6 +164,11 @@ Options ParseOptions(int argc, char** argv) {
         Usage("--path must start with / and hold no spaces or line breaks");
       }
       o.path = value;
+    } else if (name == "tls-version") {
+      if (value != "1.2" && value != "1.3") Usage("--tls-version must be 1.2 or 1.3");
+      o.tls_version = value;
+    } else if (name == "tls-cipher") {
+      o.tls_ciphers = value;
     } else if (name == "server-pid") {
       o.server_pid = static_cast<int>(ParseNumber(name, value, 1, 1 << 30));
     } else {
@@ -174,31 +190,61 @@ Options ParseOptions(int argc, char** argv) {
 // Blocking connect (simple, and loopback is fast), then with --ws a blocking
 // handshake under a timeout, then non-blocking for epoll. Handshakes happen before
 // the clock starts: the measured window holds messages only. Returns "" or an error.
-std::string Connect(const sockaddr_in& addr, const Options& o, int* fd_out,
-                    gev::load::ws::Session* session) {
+// --tls: one client context for every connection (no verification: a benchmark).
+SSL_CTX* TlsContext(const Options& o) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) return nullptr;
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (o.tls_version == "1.2") SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+  if (o.tls_version == "1.3") SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  if (!o.tls_ciphers.empty() &&
+      SSL_CTX_set_cipher_list(ctx, o.tls_ciphers.c_str()) != 1 &&
+      SSL_CTX_set_ciphersuites(ctx, o.tls_ciphers.c_str()) != 1) {
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
+
+std::string Connect(const sockaddr_in& addr, const Options& o, SSL_CTX* tls, int* fd_out,
+                    SSL** ssl_out, gev::load::ws::Session* session) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::strerror(errno);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   std::string err;
+  SSL* ssl = nullptr;
   if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     err = std::strerror(errno);
-  } else if (o.ws) {
+  } else {
     timeval tv{kHandshakeTimeoutS, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    err = gev::load::ws::Handshake(fd, o.host + ":" + std::to_string(o.port), o.path, o.deflate,
-                                   session);
-    if (!err.empty()) err = "websocket handshake: " + err;
+    if (tls) {
+      ssl = SSL_new(tls);
+      if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, "localhost") != 1 ||
+          SSL_connect(ssl) != 1) {
+        unsigned long e = ERR_get_error();
+        err = std::string("TLS handshake: ") + (e ? ERR_reason_error_string(e) : "failed");
+      }
+    }
+    if (err.empty() && o.ws) {
+      err = gev::load::ws::Handshake(fd, ssl, o.host + ":" + std::to_string(o.port), o.path,
+                                     o.deflate, session);
+      if (!err.empty()) err = "websocket handshake: " + err;
+    }
   }
   if (err.empty() && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
     err = std::strerror(errno);
   }
   if (!err.empty()) {
+    if (ssl) SSL_free(ssl);
     close(fd);
     return err;
   }
   *fd_out = fd;
+  *ssl_out = ssl;
   return "";
 }
 
@@ -253,12 +299,20 @@ int main(int argc, char** argv) {
     Usage("--host must be a numeric IPv4 address");
   }
 
+  SSL_CTX* tls = nullptr;
+  if (o.tls && !(tls = TlsContext(o))) {
+    std::fprintf(stderr, "gev-load: cannot make a TLS context (--tls-cipher '%s'?)\n",
+                 o.tls_ciphers.c_str());
+    return 2;
+  }
   std::vector<int> fds;
+  std::vector<SSL*> ssls;
   std::vector<gev::load::ws::Session> sessions;
   for (int i = 0; i < o.conns; ++i) {
     int fd = -1;
+    SSL* ssl = nullptr;
     gev::load::ws::Session session;
-    std::string err = Connect(addr, o, &fd, &session);
+    std::string err = Connect(addr, o, tls, &fd, &ssl, &session);
     if (!err.empty()) {
       std::fprintf(stderr, "gev-load: connect #%d to %s:%d: %s\n", i, o.host.c_str(), o.port,
                    err.c_str());
@@ -266,7 +320,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     fds.push_back(fd);
+    if (tls) ssls.push_back(ssl);
     if (o.ws) sessions.push_back(session);
+  }
+  if (tls && !ssls.empty()) {
+    std::fprintf(stderr, "gev-load: TLS %s %s\n", SSL_get_version(ssls[0]),
+                 SSL_get_cipher_name(ssls[0]));
   }
 
   const int64_t start = NowNs();
@@ -281,6 +340,7 @@ int main(int argc, char** argv) {
     size_t share = (fds.size() - next) / static_cast<size_t>(o.threads - t);
     c.fds.assign(fds.begin() + next, fds.begin() + next + share);
     if (o.ws) c.sessions.assign(sessions.begin() + next, sessions.begin() + next + share);
+    if (tls) c.tls.assign(ssls.begin() + next, ssls.begin() + next + share);
     c.first_conn_id = next;
     next += share;
     c.size = static_cast<size_t>(o.size);

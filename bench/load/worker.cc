@@ -2,6 +2,8 @@
 // flight on its connections, checks every echoed byte and times each message.
 #include "worker.h"
 
+#include <openssl/ssl.h>
+
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -106,6 +108,7 @@ struct WsConn {
 
 struct Conn {
   int fd = -1;
+  SSL* ssl = nullptr;  // --tls
   uint64_t id = 0;
   std::vector<uint8_t> out;  // queued bytes not yet accepted by the kernel
   size_t out_off = 0;
@@ -130,6 +133,9 @@ class Worker {
  private:
   uint64_t Key(const Conn& c, uint64_t seq) const { return Mix64((c.id << 40) ^ seq); }
   void Fail(Conn& c, const char* what);
+  void Close(Conn& c);
+  ssize_t SendSome(Conn& c, const uint8_t* p, size_t n);
+  ssize_t ReadSome(Conn& c, uint8_t* p, size_t n);
   void SetWantOut(Conn& c, bool on);
   void QueueAndSend(Conn& c, int64_t now);
   void AppendFrame(Conn& c, uint64_t seq);
@@ -165,8 +171,35 @@ void Worker::Fail(Conn& c, const char* what) {
   // The stream is unusable after any error; drop it instead of reporting a
   // cascade of follow-up mismatches.
   epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
-  close(c.fd);
+  Close(c);
+}
+
+void Worker::Close(Conn& c) {
+  if (c.ssl) SSL_free(c.ssl);
+  c.ssl = nullptr;
+  if (c.fd >= 0) close(c.fd);
   c.fd = -1;
+}
+
+// send(2), or SSL_write_ex over --tls; -1 with errno EAGAIN when the socket is full.
+ssize_t Worker::SendSome(Conn& c, const uint8_t* p, size_t n) {
+  if (!c.ssl) return send(c.fd, p, n, MSG_NOSIGNAL);
+  size_t done = 0;
+  if (SSL_write_ex(c.ssl, p, n, &done) == 1) return static_cast<ssize_t>(done);
+  int e = SSL_get_error(c.ssl, 0);
+  errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EIO;
+  return -1;
+}
+
+// read(2), or SSL_read_ex over --tls (0: the peer ended its stream).
+ssize_t Worker::ReadSome(Conn& c, uint8_t* p, size_t n) {
+  if (!c.ssl) return read(c.fd, p, n);
+  size_t done = 0;
+  if (SSL_read_ex(c.ssl, p, n, &done) == 1) return static_cast<ssize_t>(done);
+  int e = SSL_get_error(c.ssl, 0);
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EIO;
+  return -1;
 }
 
 void Worker::SetWantOut(Conn& c, bool on) {
@@ -243,7 +276,7 @@ void Worker::AppendFrame(Conn& c, uint64_t seq) {
 
 void Worker::Flush(Conn& c) {
   while (c.fd >= 0 && c.out_off < c.out.size()) {
-    ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    ssize_t n = SendSome(c, c.out.data() + c.out_off, c.out.size() - c.out_off);
     if (n > 0) {
       c.out_off += static_cast<size_t>(n);
       c.bytes_written += static_cast<uint64_t>(n);
@@ -263,20 +296,26 @@ void Worker::Flush(Conn& c) {
 }
 
 void Worker::OnReadable(Conn& c) {
-  ssize_t n = read(c.fd, rbuf_.data(), rbuf_.size());
-  if (n > 0) {
-    int64_t now = NowNs();
-    if (c.ws) {
-      ConsumeFrames(c, rbuf_.data(), static_cast<size_t>(n), now);
+  // Over TLS, read until OpenSSL wants the socket again: a record it has decrypted but
+  // not handed out would raise no further epoll event.
+  do {
+    ssize_t n = ReadSome(c, rbuf_.data(), rbuf_.size());
+    if (n > 0) {
+      int64_t now = NowNs();
+      if (c.ws) {
+        ConsumeFrames(c, rbuf_.data(), static_cast<size_t>(n), now);
+      } else {
+        Consume(c, rbuf_.data(), static_cast<size_t>(n), now);
+      }
+      QueueAndSend(c, now);
+    } else if (n == 0) {
+      Fail(c, "server closed the connection");
     } else {
-      Consume(c, rbuf_.data(), static_cast<size_t>(n), now);
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        Fail(c, c.ssl ? "TLS read failed" : std::strerror(errno));
+      return;
     }
-    QueueAndSend(c, now);
-  } else if (n == 0) {
-    Fail(c, "server closed the connection");
-  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    Fail(c, std::strerror(errno));
-  }
+  } while (c.ssl && c.fd >= 0);
 }
 
 // Raw echo: verifies received bytes against what was sent and completes messages.
@@ -397,12 +436,14 @@ void Worker::Run() {
     std::perror("gev-load: epoll_create1");
     ++res_->errors;
     for (int fd : cfg_.fds) close(fd);
+    for (SSL* ssl : cfg_.tls) SSL_free(ssl);
     return;
   }
   conns_.resize(cfg_.fds.size());
   for (size_t i = 0; i < conns_.size(); ++i) {
     Conn& c = conns_[i];
     c.fd = cfg_.fds[i];
+    if (!cfg_.tls.empty()) c.ssl = cfg_.tls[i];
     c.id = cfg_.first_conn_id + i;
     c.send_ns.assign(cfg_.pipeline, 0);
     if (!cfg_.sessions.empty()) {
@@ -443,9 +484,7 @@ void Worker::Run() {
       }
     }
   }
-  for (Conn& c : conns_) {
-    if (c.fd >= 0) close(c.fd);
-  }
+  for (Conn& c : conns_) Close(c);
   close(ep_);
 }
 

@@ -26,6 +26,9 @@ struct WorkerConfig {
   // --ws: messages travel as WebSocket frames; sessions[i] is what fds[i]'s handshake
   // negotiated. Empty for raw echo.
   std::vector<ws::Session> sessions;
+  // --tls: tls[i] is fds[i]'s established session (owned, freed with the socket). Empty
+  // for plain TCP.
+  std::vector<SSL*> tls;
   uint8_t opcode = ws::kBinary;
   int deflate_level = 1;
 };

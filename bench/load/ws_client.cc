@@ -1,6 +1,8 @@
 // gev-load --ws: client handshake, frame writing and reading, permessage-deflate.
 #include "ws_client.h"
 
+#include <openssl/ssl.h>
+
 #include <errno.h>
 #include <openssl/evp.h>
 #include <sys/random.h>
@@ -51,10 +53,27 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   return parts;
 }
 
-bool SendAll(int fd, const std::string& data, std::string* err) {
+// send / read, or over TLS SSL_write / SSL_read (the socket is still blocking here).
+ssize_t SendSome(int fd, SSL* ssl, const char* p, size_t n) {
+  if (!ssl) return send(fd, p, n, MSG_NOSIGNAL);
+  size_t done = 0;
+  if (SSL_write_ex(ssl, p, n, &done) == 1) return static_cast<ssize_t>(done);
+  errno = EIO;
+  return -1;
+}
+ssize_t ReadSome(int fd, SSL* ssl, char* p, size_t n) {
+  if (!ssl) return read(fd, p, n);
+  size_t done = 0;
+  if (SSL_read_ex(ssl, p, n, &done) == 1) return static_cast<ssize_t>(done);
+  if (SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN) return 0;
+  errno = EIO;
+  return -1;
+}
+
+bool SendAll(int fd, SSL* ssl, const std::string& data, std::string* err) {
   size_t off = 0;
   while (off < data.size()) {  // each turn sends something or returns
-    ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    ssize_t n = SendSome(fd, ssl, data.data() + off, data.size() - off);
     if (n > 0) {
       off += static_cast<size_t>(n);
     } else if (n < 0 && errno == EINTR) {
@@ -69,10 +88,10 @@ bool SendAll(int fd, const std::string& data, std::string* err) {
 
 // Reads the response head up to its blank line. The server sends nothing unasked after
 // the 101, so bytes past the head are an error rather than frames to keep.
-bool ReadHead(int fd, std::string* head, std::string* err) {
+bool ReadHead(int fd, SSL* ssl, std::string* head, std::string* err) {
   char buf[4096];
   while (head->size() < kMaxResponseHead) {
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = ReadSome(fd, ssl, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       *err = n == 0 ? "server closed during the handshake"
@@ -179,8 +198,8 @@ std::string AcceptFor(const std::string& key) {
   return Base64(md, md_len);
 }
 
-std::string Handshake(int fd, const std::string& host, const std::string& path, bool offer_deflate,
-                      Session* out) {
+std::string Handshake(int fd, SSL* ssl, const std::string& host, const std::string& path,
+                      bool offer_deflate, Session* out) {
   uint8_t nonce[16];
   if (getrandom(nonce, sizeof nonce, 0) != static_cast<ssize_t>(sizeof nonce)) {
     return "getrandom failed";
@@ -194,7 +213,7 @@ std::string Handshake(int fd, const std::string& host, const std::string& path, 
   }
   req += "\r\n";
   std::string err, head;
-  if (!SendAll(fd, req, &err) || !ReadHead(fd, &head, &err)) return err;
+  if (!SendAll(fd, ssl, req, &err) || !ReadHead(fd, ssl, &head, &err)) return err;
   *out = Session{};
   return CheckResponse(head, key, offer_deflate, out);
 }

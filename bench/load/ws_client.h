@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+typedef struct ssl_st SSL;
+
 namespace gev::load::ws {
 
 inline constexpr uint8_t kText = 1;
@@ -28,8 +30,9 @@ struct Session {
 // SO_RCVTIMEO/SO_SNDTIMEO). Checks the 101 status, Upgrade, Connection and
 // Sec-WebSocket-Accept, and that deflate was accepted iff offered. Returns "" on
 // success, else what went wrong.
-std::string Handshake(int fd, const std::string& host, const std::string& path, bool offer_deflate,
-                      Session* out);
+// With `ssl` set (--tls) the request and response travel over that TLS session.
+std::string Handshake(int fd, SSL* ssl, const std::string& host, const std::string& path,
+                      bool offer_deflate, Session* out);
 
 // base64(SHA-1(key + RFC 6455 GUID)).
 std::string AcceptFor(const std::string& key);
