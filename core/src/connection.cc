@@ -219,6 +219,36 @@ void Connection::handle_transport_read() {
   }
 }
 
+// The replies of one flush, to the transport in as few pieces as a TLS record holds:
+// small pieces (a WebSocket header, then its payload, then the next message's) are
+// gathered in the loop's wire buffer (free between reads) up to 16 KiB, so a batch of
+// replies becomes one record, not one per piece; a large piece goes through as it is.
+bool Connection::output_through_transport(const iovec* iov, int count) {
+  constexpr size_t kRecord = 16384;  // the most plaintext one TLS record carries
+  uint8_t* stage = loop_.wire_buffer();
+  size_t staged = 0;
+  for (int i = 0; i < count; ++i) {
+    const auto* p = static_cast<const uint8_t*>(iov[i].iov_base);
+    size_t len = iov[i].iov_len;
+    while (len > 0) {
+      if (staged == 0 && len >= kRecord) {
+        if (!transport_->output({p, len})) return false;
+        break;
+      }
+      size_t take = std::min(len, kRecord - staged);
+      std::memcpy(stage + staged, p, take);
+      staged += take;
+      p += take;
+      len -= take;
+      if (staged == kRecord) {
+        if (!transport_->output({stage, staged})) return false;
+        staged = 0;
+      }
+    }
+  }
+  return staged == 0 || transport_->output({stage, staged});
+}
+
 // What the transport has to send: written if nothing is queued, else queued.
 void Connection::send_transport_output() {
   uint8_t* buf = loop_.wire_buffer();
@@ -367,13 +397,11 @@ void Connection::flush(WriteBatch& batch) {
   iovec iov[WriteBatch::kMaxPieces + 1];
   int count = batch.to_iovec(iov);
   if (transport_) {
-    for (int i = 0; i < count; ++i) {
-      if (!transport_->output({static_cast<const uint8_t*>(iov[i].iov_base), iov[i].iov_len})) {
-        GEV_INFO("conn %llu from %s: %s; closing", static_cast<unsigned long long>(id_),
-                 peer_.to_string().c_str(), transport_->why());
-        close_now(CloseReason::kTransportError);
-        return;
-      }
+    if (!output_through_transport(iov, count)) {
+      GEV_INFO("conn %llu from %s: %s; closing", static_cast<unsigned long long>(id_),
+               peer_.to_string().c_str(), transport_->why());
+      close_now(CloseReason::kTransportError);
+      return;
     }
     send_transport_output();
     return;

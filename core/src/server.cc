@@ -40,16 +40,7 @@ std::string label_of(const Options& options) {
 std::string label(const detail::Service& service) {
   return label_of(service.options);
 }
-
-std::atomic<detail::TlsMaker> tls_maker_{nullptr};
 }  // namespace
-
-void detail::set_tls_maker(TlsMaker maker) {
-  tls_maker_.store(maker);
-}
-detail::TlsMaker detail::tls_maker() {
-  return tls_maker_.load();
-}
 
 Server::Server(Options options) : options_(std::move(options)) {
   options_.loops = resolve_loop_count(options_.loops);

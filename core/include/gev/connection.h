@@ -22,6 +22,8 @@
 #include "gev/timer_wheel.h"
 #include "gev/transport.h"
 
+struct iovec;
+
 namespace gev {
 
 namespace detail {
@@ -101,6 +103,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void announce();  // on_connect
   void deliver(uint8_t* buf, size_t n);  // bytes for the protocol, from the read buffer
   void send_transport_output();
+  bool output_through_transport(const iovec* iov, int count);
   bool send_or_buffer(const uint8_t* p, size_t n);
   void handle_write();
   void process(std::span<const uint8_t> in, bool from_ring);
