@@ -251,10 +251,12 @@ bool Connection::output_through_transport(const iovec* iov, int count) {
 
 // What the transport has to send: written if nothing is queued, else queued.
 void Connection::send_transport_output() {
-  uint8_t* buf = loop_.wire_buffer();
-  while (transport_->has_output() && state_ != State::kClosed) {
-    size_t n = transport_->take_output({buf, EventLoop::kReadBufferSize});
-    if (n == 0 || !send_or_buffer(buf, n)) return;
+  while (state_ != State::kClosed) {
+    std::span<const uint8_t> out = transport_->pending_output();
+    if (out.empty()) return;
+    bool ok = send_or_buffer(out.data(), out.size());  // sent, or queued in out_
+    transport_->consume_output(out.size());
+    if (!ok) return;
   }
 }
 

@@ -1,6 +1,6 @@
 // gev::tls: one SSL_CTX per listener (loaded and checked once), one SSL per connection
-// over two memory BIOs: wire bytes in through the read BIO, records out of the write
-// BIO. OpenSSL's defaults for ciphers, no compression, no renegotiation.
+// over a BIO of our own (Wire): ciphertext read straight from the connection's wire
+// buffer, records written into a buffer the connection sends from. OpenSSL's defaults for ciphers, no compression, no renegotiation.
 #include "gev/tls.h"
 
 #include <openssl/core_names.h>
@@ -12,10 +12,12 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 namespace gev::tls {
 
@@ -128,16 +130,98 @@ void describe(SSL* ssl, TlsInfo& info) {
   X509_digest(peer, EVP_sha256(), info.peer_sha256.data(), &md_len);
 }
 
+// The wire side of one session, as the BIO both directions go through: OpenSSL reads
+// ciphertext straight from the bytes the connection just read (no copy into a memory
+// BIO; only a remainder it has not read yet is kept, when input() returns early), and
+// writes its records into `out`, which the connection sends from in place.
+struct Wire {
+  const uint8_t* in = nullptr;  // unread input: the caller's span during input(), or `held`
+  size_t in_len = 0;
+  std::vector<uint8_t> held;    // input left over from an earlier input()
+  std::vector<uint8_t> out;     // records not yet sent
+  size_t out_off = 0;
+
+  // Between input() calls nothing may point into the caller's buffer.
+  void keep_rest() {
+    if (in_len == 0) {
+      held.clear();
+      in = nullptr;
+      return;
+    }
+    if (!held.empty() && in >= held.data() && in < held.data() + held.size()) {
+      held.erase(held.begin(), held.begin() + (in - held.data()));
+    } else {
+      held.assign(in, in + in_len);
+    }
+    in = held.data();
+  }
+  void feed(std::span<const uint8_t> wire) {
+    if (wire.empty()) return;
+    if (in_len == 0) {
+      in = wire.data();
+      in_len = wire.size();
+      return;
+    }
+    keep_rest();  // a remainder is waiting: the new bytes go behind it
+    held.insert(held.end(), wire.begin(), wire.end());
+    in = held.data();
+    in_len = held.size();
+  }
+};
+
+int wire_write(BIO* b, const char* data, size_t n, size_t* written) {
+  auto* w = static_cast<Wire*>(BIO_get_data(b));
+  w->out.insert(w->out.end(), data, data + n);
+  *written = n;
+  return 1;
+}
+int wire_read(BIO* b, char* data, size_t n, size_t* got) {
+  auto* w = static_cast<Wire*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  if (w->in_len == 0) {
+    BIO_set_retry_read(b);  // nothing yet: wait for more, not end of file
+    return 0;
+  }
+  size_t take = std::min(n, w->in_len);
+  std::memcpy(data, w->in, take);
+  w->in += take;
+  w->in_len -= take;
+  *got = take;
+  return 1;
+}
+long wire_ctrl(BIO* b, int cmd, long, void*) {
+  auto* w = static_cast<Wire*>(BIO_get_data(b));
+  switch (cmd) {
+    case BIO_CTRL_PENDING: return static_cast<long>(w->in_len);
+    case BIO_CTRL_WPENDING: return static_cast<long>(w->out.size() - w->out_off);
+    case BIO_CTRL_FLUSH: return 1;
+    default: return 0;
+  }
+}
+int wire_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO_METHOD* wire_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "gev wire");
+    BIO_meth_set_write_ex(m, wire_write);
+    BIO_meth_set_read_ex(m, wire_read);
+    BIO_meth_set_ctrl(m, wire_ctrl);
+    BIO_meth_set_create(m, wire_create);
+    return m;
+  }();
+  return method;
+}
+
 class TlsTransport final : public Transport {
  public:
   TlsTransport(SSL_CTX* ctx, std::shared_ptr<Context> context)
       : ssl_(SSL_new(ctx)), context_(std::move(context)), started_(Clock::now()) {
-    BIO* rbio = BIO_new(BIO_s_mem());
-    wbio_ = BIO_new(BIO_s_mem());
-    rbio_ = rbio;
-    BIO_set_mem_eof_return(rbio_, -1);  // empty means "wait for more", not end of file
-    BIO_set_mem_eof_return(wbio_, -1);
-    SSL_set_bio(ssl_, rbio_, wbio_);  // the SSL owns both
+    BIO* bio = BIO_new(wire_method());
+    BIO_set_data(bio, &wire_);
+    SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; the SSL owns it
     SSL_set_accept_state(ssl_);
   }
   ~TlsTransport() override {
@@ -146,10 +230,27 @@ class TlsTransport final : public Transport {
   }
 
   Input input(std::span<const uint8_t> wire, std::span<uint8_t> plain) override {
+    wire_.feed(wire);
+    Input r = decrypt(plain);
+    wire_.keep_rest();  // `wire` is the caller's: nothing may point into it after this
+    return r;
+  }
+
+  std::span<const uint8_t> pending_output() const override {
+    return {wire_.out.data() + wire_.out_off, wire_.out.size() - wire_.out_off};
+  }
+  void consume_output(size_t n) override {
+    wire_.out_off += n;
+    if (wire_.out_off < wire_.out.size()) return;
+    wire_.out_off = 0;
+    wire_.out.clear();
+    if (wire_.out.capacity() > 16384) std::vector<uint8_t>().swap(wire_.out);  // idle: small
+  }
+
+ private:
+  Input decrypt(std::span<uint8_t> plain) {
     Input r;
     if (failed_) return r;
-    if (!wire.empty() && BIO_write(rbio_, wire.data(), static_cast<int>(wire.size())) <= 0)
-      return fail(r, "TLS: out of memory");
     ERR_clear_error();
     if (!SSL_is_init_finished(ssl_)) {
       int rc = SSL_do_handshake(ssl_);
@@ -181,9 +282,11 @@ class TlsTransport final : public Transport {
       return fail(r, "TLS record failed");
     }
     r.plain = got;
-    r.more = got == plain.size() && (SSL_pending(ssl_) > 0 || BIO_ctrl_pending(rbio_) > 0);
+    r.more = got == plain.size() && (SSL_pending(ssl_) > 0 || wire_.in_len > 0);
     return r;
   }
+
+ public:
 
   bool output(std::span<const uint8_t> plain) override {
     if (failed_ || ended_) {
@@ -207,11 +310,6 @@ class TlsTransport final : public Transport {
     ERR_clear_error();
   }
 
-  size_t take_output(std::span<uint8_t> buf) override {
-    int n = BIO_read(wbio_, buf.data(), static_cast<int>(buf.size()));
-    return n > 0 ? static_cast<size_t>(n) : 0;
-  }
-  bool has_output() const override { return BIO_ctrl_pending(wbio_) > 0; }
   bool clean_end() const override { return peer_ended_; }
   bool established() const override { return SSL_is_init_finished(ssl_) == 1; }
   const char* why() const override { return why_.c_str(); }
@@ -261,8 +359,7 @@ class TlsTransport final : public Transport {
   }
 
   SSL* ssl_;
-  BIO* rbio_;
-  BIO* wbio_;
+  Wire wire_;
   bool failed_ = false;      // a fatal error: no close_notify, nothing more to say
   bool ended_ = false;       // our close_notify is queued (or was never needed)
   bool peer_ended_ = false;  // the peer's close_notify arrived

@@ -3,9 +3,9 @@
 // encoded are the bytes sent. With one, the connection reads the socket into its loop's
 // wire buffer and hands those bytes to input(), which writes plaintext into the loop's
 // read buffer, where the protocol decodes in place as usual; the replies of one read go
-// to output() piece by piece, and what the transport then has to send (records, and its
-// own handshake, alerts and close_notify) is moved out with take_output() and sent in
-// one write, or queued behind what the socket has not taken yet. A transport never
+// to output() in pieces of up to a record, and what the transport then has to send
+// (records, and its own handshake, alerts and close_notify) is sent from
+// pending_output() in one write, or queued behind what the socket has not taken yet. A transport never
 // touches the socket. Every call is on the connection's loop.
 #pragma once
 
@@ -48,11 +48,13 @@ class Transport {
   virtual Input input(std::span<const uint8_t> wire, std::span<uint8_t> plain) = 0;
   // Plaintext to send. False (with why()) if the stream can no longer carry it.
   virtual bool output(std::span<const uint8_t> plain) = 0;
-  // Ends our side cleanly (TLS close_notify), once; the bytes come out of take_output.
+  // Ends our side cleanly (TLS close_notify), once; the bytes come out of pending_output.
   virtual void end_output() = 0;
-  // Bytes to write to the socket: moves up to buf.size() of them into buf.
-  virtual size_t take_output(std::span<uint8_t> buf) = 0;
-  virtual bool has_output() const = 0;
+  // Bytes to write to the socket (records, alerts, close_notify): a view valid until
+  // the next call; empty when there are none. The connection sends from it in place
+  // and then consumes what it sent or queued.
+  virtual std::span<const uint8_t> pending_output() const = 0;
+  virtual void consume_output(size_t n) = 0;
   // The socket read end of file: true if the peer had ended its stream first (a FIN
   // without that is a truncation, counted as a transport error).
   virtual bool clean_end() const = 0;
