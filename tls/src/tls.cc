@@ -144,7 +144,7 @@ struct Wire {
   // Between input() calls nothing may point into the caller's buffer.
   void keep_rest() {
     if (in_len == 0) {
-      held.clear();
+      if (!held.empty()) std::vector<uint8_t>().swap(held);
       in = nullptr;
       return;
     }
@@ -243,8 +243,7 @@ class TlsTransport final : public Transport {
     wire_.out_off += n;
     if (wire_.out_off < wire_.out.size()) return;
     wire_.out_off = 0;
-    wire_.out.clear();
-    if (wire_.out.capacity() > 16384) std::vector<uint8_t>().swap(wire_.out);  // idle: small
+    std::vector<uint8_t>().swap(wire_.out);  // sent: an idle session holds no buffer
   }
 
  private:
