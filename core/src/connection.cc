@@ -97,9 +97,12 @@ void Connection::start() {
 
 void Connection::announce() {
   announced_ = true;
-  dispatching_ = true;  // a close() inside on_connect is deferred until it returns
+  // A close() inside on_connect is deferred until it returns, and, when this runs inside
+  // handle_io (the read that finished a handshake), until that dispatch unwinds.
+  bool was = dispatching_;
+  dispatching_ = true;
   service_.handler.on_connect(*this);
-  dispatching_ = false;
+  dispatching_ = was;
   maybe_finish();
 }
 

@@ -660,6 +660,37 @@ def check_resets(raw, admin, d):
     s.sendall(record[:len(record) // 2])
     time.sleep(0.1)
     rst_close(s)
+    # A truncated record then FIN: a transport_error, the others served.
+    truncated = metric(None, admin, "gev_connections_closed_total",
+                       ['listener="raw"', 'reason="transport_error"'])
+    t = tls_connect(raw, client_ctx(d))
+    check(echo(t, b"whole") == b"whole", "echo before the truncated record")
+    t.close()  # a FIN without close_notify: one transport_error
+    out2, in2 = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj2 = client_ctx(d).wrap_bio(in2, out2, server_hostname="localhost")
+    s2 = socket.create_connection(("127.0.0.1", raw), timeout=OP_TIMEOUT)
+    while True:
+        try:
+            obj2.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            s2.sendall(out2.read())
+            in2.write(s2.recv(65536))
+    s2.sendall(out2.read())
+    obj2.write(os.urandom(2000))
+    rec = out2.read()
+    s2.sendall(rec[:len(rec) - 100])  # all but the record's last 100 bytes
+    s2.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + OP_TIMEOUT
+    while time.monotonic() < deadline and metric(
+            None, admin, "gev_connections_closed_total",
+            ['listener="raw"', 'reason="transport_error"']) < truncated + 2:
+        time.sleep(0.05)
+    got = metric(None, admin, "gev_connections_closed_total",
+                 ['listener="raw"', 'reason="transport_error"'])
+    # +2: the unwrapped close above (a FIN without close_notify) and the truncated record.
+    check(got == truncated + 2, "transport_error went %d -> %d, not +2" % (truncated, got))
+    s2.close()
     deadline = time.monotonic() + OP_TIMEOUT
     while time.monotonic() < deadline:
         a = metric(None, admin, "gev_tls_handshakes_total", ['listener="raw"', 'result="aborted"'])
@@ -672,8 +703,8 @@ def check_resets(raw, admin, d):
     check(r == resets + 2, "peer_reset closes went %d -> %d, not +2" % (resets, r))
     check(echo(good, b"after the resets") == b"after the resets", "the good session was cut")
     good.close()
-    print("ok   RST mid-handshake and mid-record: counted (aborted, peer_reset), others served",
-          flush=True)
+    print("ok   RST mid-handshake and mid-record, a truncated record then FIN: counted (aborted, "
+          "peer_reset, transport_error), others served", flush=True)
 
 
 def check_half_finished_handshakes(host, slow, raw, admin, d, count=1000):
@@ -783,6 +814,89 @@ def check_ktls_fallback(host, audit, d):
            "this kernel has no tls ULP, the log says so"), flush=True)
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def check_handoff(host_path, module_dir, d):
+    """A restart by hand-off (--takeover) keeps a TLS listener: the old process goes on
+    serving its open session until it ends, the new one serves new handshakes, and the
+    old one exits 0."""
+    port = free_port()
+    hand = os.path.join(d, "tls.handoff")
+    args = ["--listen", "127.0.0.1:%d" % port, "--tls-cert", os.path.join(d, "audit.pem"),
+            "--tls-key", os.path.join(d, "audit.key"), "--loops", "2", "--handoff-socket", hand,
+            "--drain-timeout", "20000"]
+    old = GevHost(host_path, module_dir, args)
+    try:
+        session = tls_connect(port, client_ctx(d))
+        check(echo(session, b"before") == b"before", "echo before the hand-off")
+        new = GevHost(host_path, module_dir, args + ["--takeover", hand])
+        try:
+            deadline = time.monotonic() + OP_TIMEOUT
+            while "took over from" not in new.log():
+                check(time.monotonic() < deadline, "no 'took over from':\n" + new.log())
+                time.sleep(0.05)
+            check("over TLS" in new.log(), "the new process's listener is not over TLS")
+            check(echo(session, b"during") == b"during", "the open session was cut by the hand-off")
+            for i in range(5):
+                t = tls_connect(port, client_ctx(d))
+                check(echo(t, b"new %d" % i) == b"new %d" % i, "a new session after the hand-off")
+                t.unwrap().close()
+            session.unwrap().close()
+            check(old.proc.wait(timeout=OP_TIMEOUT) == 0, "the old process did not exit 0")
+            old.stopped_by_test = True
+        finally:
+            new.stop()
+    finally:
+        old.stop()
+    print("ok   hand-off (--takeover) with a TLS listener: the open session kept, new "
+          "handshakes served by the new process, the old one exits 0", flush=True)
+
+
+def check_socket_activation(host_path, module_dir, d):
+    """systemd socket activation, as systemd does it: the listening socket as fd 3 with
+    LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES; the listener serves it over TLS."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    port = lsock.getsockname()[1]
+    fd = lsock.fileno()
+    cmd = ["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=main exec "$0" "$@" 3<&%d' % fd,
+           host_path, "--module-dir", module_dir, "--admin", "off", "--loops", "2", "--listen",
+           "127.0.0.1:%d" % port, "--tls-cert", os.path.join(d, "audit.pem"), "--tls-key",
+           os.path.join(d, "audit.key")]
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, pass_fds=(fd,), stdout=log, stderr=subprocess.STDOUT)
+    lsock.close()  # the host has it now
+    try:
+        deadline = time.monotonic() + OP_TIMEOUT
+        while True:
+            try:
+                t = tls_connect(port, client_ctx(d))
+                break
+            except (ConnectionError, OSError, ssl.SSLError):
+                check(time.monotonic() < deadline and proc.poll() is None,
+                      "the socket-activated host did not serve TLS")
+                time.sleep(0.05)
+        check(echo(t, b"activated") == b"activated", "echo on the socket-activated listener")
+        t.unwrap().close()
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+        check(re.search(r"listener main: serving fd 3 \(.*\) from", text),
+              "the log does not say the passed socket is served:\n" + text)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=OP_TIMEOUT)
+    check(rc == 0, "the socket-activated host exited %d" % rc)
+    print("ok   systemd socket activation (fd 3, LISTEN_FDS/LISTEN_FDNAMES) with a TLS "
+          "listener", flush=True)
+
+
 def check_startup_errors(host_path, module_dir, d):
     cases = [  # cert, key, the reason, the file it must name
         ("server.pem", "server.key.0644", "is readable by others (mode 0644); chmod 600 it",
@@ -828,6 +942,8 @@ def main():
         make_pki(d)
         check_startup_errors(host_path, module_dir, d)
         conf, listeners = write_config(d)
+        check_handoff(host_path, module_dir, d)
+        check_socket_activation(host_path, module_dir, d)
         module_dir = module_dir_with_whoami(module_dir, d)
         with GevHost(host_path, module_dir, ["--config", conf, "--loops", "2", "--admin",
                                              "127.0.0.1:0"],

@@ -226,6 +226,11 @@ class TlsTransport final : public Transport {
   }
   ~TlsTransport() override {
     if (!counted_) count(Metrics::kAborted);  // the peer left (or we stopped) first
+    // A session that ended without close_notify both ways (a reset, a FIN alone, our
+    // abort) but without a TLS error stays resumable, as nginx keeps it: only a fatal
+    // alert or a broken record drops it from the cache (OpenSSL would drop any).
+    if (!failed_ && SSL_is_init_finished(ssl_))
+      SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     SSL_free(ssl_);
   }
 
