@@ -749,7 +749,13 @@ def check_half_finished_handshakes(host, slow, raw, admin, d, count=1000):
         for s in socks:
             s.close()
     growth = (peak - rss_before) * 1024 // count
-    check(growth < 256 * 1024, "%d bytes of memory per half-finished handshake" % growth)
+    # About 47 KB each in a plain build. A sanitizer's shadow memory and quarantine
+    # multiply that (TSan: ~360 KB), so its bound is wider; both still fail a
+    # half-finished handshake that buffers megabytes or grows with what it is sent.
+    sanitizer = os.environ.get("GEV_SANITIZE", "")
+    bound = 256 * 1024 if sanitizer == "" else 1536 * 1024
+    check(growth < bound, "%d bytes of memory per half-finished handshake (bound %d%s)" %
+          (growth, bound, ", " + sanitizer + " build" if sanitizer else ""))
     print("ok   %d half-finished handshakes: others served, all cut at the timeout, peak "
           "memory +%d bytes each" % (count, growth), flush=True)
 
