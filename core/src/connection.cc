@@ -207,7 +207,8 @@ void Connection::handle_transport_read() {
       close_after_flush(CloseReason::kTransportError);  // after the alert, if any
       return;
     }
-    if (!announced_ && transport_->established()) {
+    // (Not once a close or stop began: a handler never meets a connection it cannot use.)
+    if (!announced_ && state_ == State::kConnected && transport_->established()) {
       announce();
       if (state_ != State::kConnected) return;
     }
@@ -325,6 +326,13 @@ void Connection::process(std::span<const uint8_t> in, bool from_ring) {
   cnt.messages_out.add(msgs_out);
   flush(batch);  // before touching the input: the batch may reference it
   loop_.release_batch();
+  if (close_notify_pending_) {  // a close() during the read: after its replies
+    close_notify_pending_ = false;
+    if (state_ == State::kClosing) {
+      transport_->end_output();
+      send_transport_output();
+    }
+  }
   if (shutdown_pending_ && out_.empty() && state_ != State::kClosed) after_output_drained();
   if (from_ring) {
     in_.consume(off);
@@ -555,9 +563,15 @@ void Connection::close_after_flush(CloseReason reason) {
   state_ = State::kClosing;
   if (!stopping_) close_reason_ = reason;
   if (transport_ && !write_shut_) {  // close_notify, after the replies
-    transport_->end_output();
-    send_transport_output();
-    if (state_ == State::kClosed) return;
+    if (current_batch_) {
+      // Inside a read: the replies gathered so far (this message's too) are not in the
+      // transport yet; process() ends the stream once it has flushed them.
+      close_notify_pending_ = true;
+    } else {
+      transport_->end_output();
+      send_transport_output();
+      if (state_ == State::kClosed) return;
+    }
   }
   update_interest();  // drops read interest
   // A peer that never reads must not hold the connection open forever. (If nothing

@@ -3,6 +3,7 @@
 
 #include <gev/sdk/gev_abi.h>
 #include <gev/socket_address.h>
+#include <gev/tls_settings.h>
 
 #include <boost/program_options.hpp>
 #include <cstdio>
@@ -135,8 +136,12 @@ std::string apply_section_key(const std::string& key, const std::string& raw_val
     l.tls_alpn = split_list(value);
   else if (field == "tls-handshake-timeout")
     ok = parse_uint(value, &l.tls_handshake_timeout_ms);
-  else if (field == "tls-ticket-rotation")
+  else if (field == "tls-ticket-rotation") {
     ok = parse_uint(value, &l.tls_ticket_rotation_s);
+    if (ok && l.tls_ticket_rotation_s > static_cast<uint64_t>(gev::kMaxTicketRotation.count()))
+      return "'" + key + "' = " + value + ": at most " +
+             std::to_string(gev::kMaxTicketRotation.count()) + " s (7 days)";
+  }
   else if (field == "tls-ktls")
     ok = parse_bool(value, &l.tls_ktls);
   else
@@ -262,8 +267,17 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
       std::istringstream scan_in(text.str()), in(text.str());
       lines = scan_config(scan_in);
       po::parsed_options parsed = po::parse_config_file(in, desc, /*allow_unregistered=*/true);
-      for (const po::option& opt : parsed.options) {
-        if (!opt.unregistered) continue;
+      for (po::option& opt : parsed.options) {
+        if (!opt.unregistered) {
+          // A top-level tls-* file in the config file is relative to the file, as in a
+          // [listener.NAME] section (a command-line value, stored first, still wins).
+          if ((opt.string_key == "tls-cert" || opt.string_key == "tls-key" ||
+               opt.string_key == "tls-chain") &&
+              !opt.value.empty())
+            opt.value[0] = resolve_paths(opt.value[0],
+                                         std::filesystem::absolute(config_file).parent_path());
+          continue;
+        }
         std::string value = unquote(opt.value.empty() ? "" : opt.value[0]);
         std::string where = lines.where(config_file, opt.string_key);
         std::string error = misplaced(opt.string_key, desc, where);

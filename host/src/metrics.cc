@@ -142,7 +142,9 @@ std::string render_metrics(const MetricsSource& src) {
       } else {
         add(stats[at], src.server->stats(i));
       }
-      const tls::Metrics* m = src.listener_tls[i] ? &src.listener_tls[i]->metrics : nullptr;
+      const tls::Context* ctx = src.listener_tls[i].get();
+      const tls::Metrics* m = ctx && ctx->used.load(std::memory_order_relaxed) ? &ctx->metrics
+                                                                              : nullptr;
       if (!m || std::find(seen.begin(), seen.end(), m) != seen.end()) continue;
       seen.push_back(m);
       if (tls[at])

@@ -121,6 +121,26 @@ TEST_CASE("a relative tls-* path in a config file is relative to the file's dire
   CHECK(host.wait_exit() == 2);
   fs::path want = fs::absolute(conf).parent_path() / "certs" / "a.pem";
   CHECK_MESSAGE(contains(host.log(), want.string()), host.log());
+
+  // The same for the top-level keys (the command line's listener).
+  conf = write_conf(dir, "admin = off\nlisten = 127.0.0.1:0\nprotocol = raw\nhandler = echo\n"
+                         "tls-cert = certs/top.pem\ntls-key = certs/top.key\n");
+  HostProcess top(GEV_HOST_PATH, {"--config", conf.string(), "--module-dir", dir.path.string()});
+  CHECK(top.wait_exit() == 2);
+  want = fs::absolute(conf).parent_path() / "certs" / "top.pem";
+  CHECK_MESSAGE(contains(top.log(), want.string()), top.log());
+}
+
+TEST_CASE("tls-ticket-rotation above 7 days is refused, naming the key") {
+  ModuleDir dir{"raw", "echo"};
+  fs::path conf = write_conf(dir,
+                             "admin = off\n[listener.a]\nlisten = 127.0.0.1:0\nprotocol = raw\n"
+                             "handler = echo\ntls-ticket-rotation = 9223372036854775808\n");
+  HostProcess host(GEV_HOST_PATH, {"--config", conf.string(), "--module-dir", dir.path.string()});
+  CHECK(host.wait_exit() == 2);
+  CHECK_MESSAGE(contains(host.log(), "listener.a.tls-ticket-rotation' = 9223372036854775808: at "
+                                     "most 604800 s (7 days)"),
+                host.log());
 }
 
 TEST_CASE("the log names each listener as it listens and stops, and the admin as the admin") {

@@ -380,8 +380,9 @@ def check_reload(host, port, d):
             dst.write(src.read())
         os.chmod(tmp, 0o600)
         os.replace(tmp, os.path.join(d, "server." + ext))
+    reread = host.log().count("TLS settings and certificates re-read")
     host.proc.send_signal(signal.SIGHUP)
-    wait_log(host, "TLS settings and certificates re-read", 10)  # all but audit
+    wait_log(host, "TLS settings and certificates re-read", reread + 10)  # all but audit
     time.sleep(0.3)
     stop.set()
     for t in threads:
@@ -413,6 +414,55 @@ def check_reload(host, port, d):
     print("ok   reload: %d handshakes during it, none failed; new ones get the new certificate, "
           "the open session keeps its own, a ticket from before resumes; a mismatched key fails "
           "the reload and the running certificate serves on" % results["ok"], flush=True)
+
+
+def check_reload_tightens_client_auth(host, mopt, conf, d):
+    """A reload that turns tls-client-verify from optional to required: a ticket an
+    anonymous client got before it does not resume past the new rule (the session id
+    context covers the client-certificate settings), and a client with a certificate gets
+    a full handshake and is served."""
+    anon = client_ctx(d, minimum_version=ssl.TLSVersion.TLSv1_3)
+    s = tls_connect(mopt, anon)
+    check(echo(s, b"anonymous") == b"anonymous", "anonymous echo under optional")
+    ticket = s.session
+    s.close()
+    raw = socket.create_connection(("127.0.0.1", mopt), timeout=OP_TIMEOUT)
+    s = anon.wrap_socket(raw, server_hostname="localhost", session=ticket)
+    check(s.session_reused and echo(s, b"again") == b"again", "the ticket did not resume before "
+          "the reload")
+    s.close()
+    text = open(conf).read()
+    head = text.index("[listener.mopt]")
+    end = text.find("[listener.", head + 1)
+    block = text[head:end]
+    check("tls-client-verify = optional" in block, "no optional verify in [listener.mopt]")
+    with open(conf, "w") as f:
+        f.write(text[:head] + block.replace("= optional", "= required") + text[end:])
+    reread = host.log().count("TLS settings and certificates re-read")
+    host.proc.send_signal(signal.SIGHUP)
+    wait_log(host, "TLS settings and certificates re-read", reread + 1)
+    refused = False
+    reused = False
+    try:
+        raw = socket.create_connection(("127.0.0.1", mopt), timeout=OP_TIMEOUT)
+        s = anon.wrap_socket(raw, server_hostname="localhost", session=ticket)
+        reused = s.session_reused
+        refused = echo(s, b"let me in") != b"let me in"
+        s.close()
+    except (ssl.SSLError, OSError):
+        refused = True
+    check(not reused and refused, "an anonymous ticket from before the reload got past "
+          "tls-client-verify = required (reused %s)" % reused)
+    # The same context (Python offers a session only from the context that made it), now
+    # with a certificate: the old ticket is offered, refused, and a full handshake serves.
+    anon.load_cert_chain(os.path.join(d, "client.pem"), os.path.join(d, "client.key"))
+    raw = socket.create_connection(("127.0.0.1", mopt), timeout=OP_TIMEOUT)
+    s = anon.wrap_socket(raw, server_hostname="localhost", session=ticket)
+    check(not s.session_reused and echo(s, b"with a certificate") == b"with a certificate",
+          "a client with a certificate after the reload")
+    s.close()
+    print("ok   a reload from optional to required client certificates: an anonymous ticket "
+          "from before does not resume, a client with a certificate is served", flush=True)
 
 
 def check_close_notify_on_stop(host, port, d):
@@ -536,6 +586,38 @@ def check_handler_sees_tls(who, wss, raw, d):
     print("ok   a handler reads the session in on_connect: TLSv1.3, %s, ALPN x-gev, SNI, the "
           "client's subject, SANs and SHA-256 fingerprint (as openssl x509 prints it); "
           "websocket answers ALPN http/1.1" % info["cipher"], flush=True)
+
+
+def check_reply_then_close(who, admin, d):
+    """A handler that sends its answer and closes in the same callback: over TLS the answer
+    still arrives, then close_notify (a local close, not a transport error)."""
+    labels = ['listener="who"']
+    local = metric(None, admin, "gev_connections_closed_total", labels + ['reason="local"'])
+    broken = metric(None, admin, "gev_connections_closed_total",
+                    labels + ['reason="transport_error"'])
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        s = tls_connect(who, client_ctx(d, minimum_version=version, maximum_version=version))
+        s.sendall(b"bye\n")
+        got = b""
+        while True:
+            chunk = s.recv(4096)  # b"" at the server's close_notify
+            if chunk == b"":
+                break
+            got += chunk
+        check(got.count(b"\n") >= 8 and got.startswith(version.name.replace("v1_", "v1.").encode()),
+              "%s: the answer before the close was %r" % (version.name, got))
+        s.close()
+    deadline = time.monotonic() + OP_TIMEOUT
+    while time.monotonic() < deadline:
+        now = metric(None, admin, "gev_connections_closed_total", labels + ['reason="local"'])
+        if now >= local + 2:
+            break
+        time.sleep(0.05)
+    check(now == local + 2, "local closes went %d -> %d, not +2" % (local, now))
+    after = metric(None, admin, "gev_connections_closed_total", labels + ['reason="transport_error"'])
+    check(after == broken, "transport_error closes went %d -> %d" % (broken, after))
+    print("ok   a reply and a close() in the same on_message: the reply arrives, then "
+          "close_notify (TLS 1.2 and 1.3)", flush=True)
 
 
 def check_resumption(who, raw, admin, d):
@@ -965,6 +1047,7 @@ def main():
             check_sni(sni, d)
             check_mtls(mreq, mopt, d)
             check_handler_sees_tls(who, wss, raw, d)
+            check_reply_then_close(who, admin, d)
             check_resumption(who, raw, admin, d)
             check_renegotiation_refused(raw, admin, d)
             check_resets(raw, admin, d)
@@ -972,6 +1055,7 @@ def main():
             check_ticket_rotation(rot, d)
             check_ktls_fallback(host, audit, d)
             check_testssl(audit, d)
+            check_reload_tightens_client_auth(host, mopt, conf, d)
             check_reload(host, raw, d)
             check_close_notify_on_stop(host, raw, d)
 

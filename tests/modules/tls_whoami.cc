@@ -1,10 +1,12 @@
 // tls_whoami: answers every message with what the connection's TLS negotiated, as read
 // in on_connect (over TLS the handshake is done by then), one field per line:
 //   version cipher alpn server_name resumed peer_verified subject san fingerprint
-// A plain connection answers "plain". For the TLS tests (ABI 1.3, conn.tls()).
+// A plain connection answers "plain"; "bye" gets the answer and then a close. For the TLS
+// tests (ABI 1.3, conn.tls()).
 #include <gev/sdk/cpp/module.h>
 
 #include <string>
+#include <string_view>
 
 namespace {
 class TlsWhoami : public gev::sdk::Handler {
@@ -23,8 +25,13 @@ class TlsWhoami : public gev::sdk::Handler {
     c.set_context(text);
     return GEV_OK;
   }
-  gev_status on_message(gev::sdk::Conn c, const gev_frame&, gev_frame&) override {
-    return c.send(*static_cast<std::string*>(c.context()));
+  gev_status on_message(gev::sdk::Conn c, const gev_frame& in, gev_frame&) override {
+    gev_status st = c.send(*static_cast<std::string*>(c.context()));
+    // "bye": the answer, then a close from the same callback (the answer must still
+    // arrive, before close_notify).
+    if (std::string_view(reinterpret_cast<const char*>(in.data.ptr), in.data.len) == "bye")
+      c.close();
+    return st;
   }
   void on_close(gev::sdk::Conn c) override { delete static_cast<std::string*>(c.context()); }
 };

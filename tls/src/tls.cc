@@ -13,9 +13,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -457,6 +459,33 @@ bool key_file_private(const std::string& file, std::string* error) {
 }
 
 // One certificate's context with the listener's settings. Null, with *error, on failure.
+// The session id context of a listener's settings: SHA-256 of its client verification
+// mode and the bytes of its client CA file (32 bytes, OpenSSL's maximum).
+bool session_context(const Settings& s, unsigned char (&out)[SSL_MAX_SID_CTX_LENGTH],
+                     std::string* error) {
+  static_assert(SSL_MAX_SID_CTX_LENGTH == 32);
+  std::string material = "gev session context 1\n";
+  if (!s.client_ca_file.empty()) {
+    material += s.client_verify + "\n";
+    FILE* f = std::fopen(s.client_ca_file.c_str(), "rb");
+    if (!f) {
+      *error = s.client_ca_file + ": " + std::strerror(errno);
+      return false;
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) material.append(buf, n);
+    std::fclose(f);
+  }
+  unsigned int len = 0;
+  if (EVP_Digest(material.data(), material.size(), out, &len, EVP_sha256(), nullptr) != 1 ||
+      len != SSL_MAX_SID_CTX_LENGTH) {
+    *error = "session id context: " + openssl_reason();
+    return false;
+  }
+  return true;
+}
+
 CtxPtr make_ctx(const Settings& s, const std::string& cert_file, const std::string& key_file,
                 TicketKeys* tickets, std::string* error) {
   ERR_clear_error();
@@ -529,10 +558,14 @@ CtxPtr make_ctx(const Settings& s, const std::string& cert_file, const std::stri
     *error = "tls-ciphersuites: '" + s.ciphersuites + "': " + openssl_reason();
     return nullptr;
   }
-  // Resumption: a server-side session cache and tickets (OpenSSL's defaults), scoped to
-  // this listener.
-  static const unsigned char kContext[] = "gev";
-  SSL_CTX_set_session_id_context(ctx.get(), kContext, sizeof kContext - 1);
+  // Resumption: a server-side session cache and tickets (OpenSSL's defaults). A session
+  // resumes only under the client-certificate rules it was made under: the context id
+  // hashes them (OpenSSL refuses a session whose id differs), so a reload that adds or
+  // changes tls-client-ca or tls-client-verify does not let older tickets past the new
+  // rules, though the ticket keys survive reloads.
+  unsigned char sid_ctx[SSL_MAX_SID_CTX_LENGTH];
+  if (!session_context(s, sid_ctx, error)) return nullptr;
+  SSL_CTX_set_session_id_context(ctx.get(), sid_ctx, sizeof sid_ctx);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
   if (s.ticket_rotation.count() > 0) {
     // Tickets under our rotated keys; a session (and its lifetime hint) lasts as long as
@@ -684,7 +717,12 @@ Metrics::Snapshot Metrics::snapshot() const {
 std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error,
                                          std::shared_ptr<Context> context) {
   if (!context) context = std::make_shared<Context>();
-  context->tickets.set_rotation(s.ticket_rotation);
+  if (s.ticket_rotation > kMaxTicketRotation) {
+    *error = "tls-ticket-rotation: " + std::to_string(s.ticket_rotation.count()) +
+             " s is over the limit of " + std::to_string(kMaxTicketRotation.count()) +
+             " s (7 days)";
+    return nullptr;
+  }
   CtxPtr ctx = make_ctx(s, s.cert_file, s.key_file, &context->tickets, error);
   if (!ctx) return nullptr;
   if (!s.more_certificates.empty()) {
@@ -698,6 +736,9 @@ std::shared_ptr<TransportFactory> server(const Settings& s, std::string* error,
     SSL_CTX_set_tlsext_servername_arg(ctx.get(), table.get());
     SSL_CTX_set_ex_data(ctx.get(), ex_index_sni(), table.release());
   }
+  // Only now that every file and setting is good (a failed reload changes nothing).
+  context->tickets.set_rotation(s.ticket_rotation);
+  context->used.store(true, std::memory_order_relaxed);
   return std::make_shared<Factory>(std::move(ctx), std::move(context));
 }
 

@@ -131,6 +131,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool write_shut_ = false;
   bool announced_ = false;  // on_connect ran (so on_close and on_stopping will)
   bool stopping_ = false;  // begin_stopping ran: its reason is the close reason
+  bool close_notify_pending_ = false;  // close_after_flush inside a read: after its replies
   CloseReason close_reason_ = CloseReason::kLocal;
   uint32_t interest_ = 0;
   uint64_t id_;

@@ -30,9 +30,11 @@ struct TlsSettings {
   std::string client_ca_file;
   std::string client_verify = "required";
   // Session tickets: their keys rotate this often (a ticket lives one to two periods);
-  // 0 turns tickets off (the session cache still resumes TLS 1.2).
+  // 0 turns tickets off (the session cache still resumes TLS 1.2); at most
+  // kMaxTicketRotation.
   std::chrono::seconds ticket_rotation{3600};
 };
+inline constexpr std::chrono::seconds kMaxTicketRotation{7 * 24 * 3600};
 
 namespace detail {
 // Set by <gev/tls.h>: makes the transport for Options::tls. Null when gev::tls is absent.

@@ -91,6 +91,9 @@ class TicketKeys {
 struct Context {
   Metrics metrics;
   TicketKeys tickets;
+  // A factory was made with it: the listener has served TLS at some point (a plain
+  // listener's context, kept for a reload that may turn TLS on, shows no TLS series).
+  std::atomic<bool> used{false};
 };
 
 // Loads and checks the settings once (the files, the key against the certificate, the
