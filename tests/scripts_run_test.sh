@@ -62,6 +62,9 @@ assert t.recv(100) == b"over tls\n"
 page = urllib.request.urlopen("https://127.0.0.1:8443/", timeout=10, context=ctx).read()
 assert b"<html" in page.lower(), page[:200]
 PY
+# curl against the https chat page, trusting the same certificate (as the README says).
+curl -sS --max-time 10 --cacert host/tls/localhost.pem https://127.0.0.1:8443/ | grep -qi "<html" \
+  || fail "curl --cacert https://127.0.0.1:8443/ did not get the chat page"
 hint=$(sed -n 's/^    try: \(.*frame_client .*\)$/\1/p' "$log")
 [ -n "$hint" ] || fail "no frame_client hint"
 [ "$($hint)" = "hello" ] || fail "'$hint' did not answer hello"

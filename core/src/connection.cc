@@ -8,7 +8,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "gev/log.h"
@@ -37,11 +39,13 @@ bool transient(int err) {
 }
 }  // namespace
 
-Connection::Connection(EventLoop& loop, detail::Service& service, int fd, const SocketAddress& peer)
+Connection::Connection(EventLoop& loop, detail::Service& service, int fd, const SocketAddress& peer,
+                       bool outbound)
     : loop_(loop),
       service_(service),
       counters_(&service.counters_for(loop.index())),
       fd_(fd),
+      outbound_(outbound),
       id_(g_next_id.fetch_add(1, std::memory_order_relaxed)),
       in_(0),
       out_(0),
@@ -54,7 +58,7 @@ Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);  // only if never started
 }
 
-void Connection::start() {
+bool Connection::start() {
   loop_.assert_in_loop_thread();
   self_ = shared_from_this();
   last_active_ms_ = loop_.now_ms();
@@ -69,7 +73,7 @@ void Connection::start() {
     service_.live.fetch_sub(1, std::memory_order_relaxed);
     loop_.note_gone();
     self_.reset();  // the caller's temporary shared_ptr still holds us
-    return;
+    return false;
   }
   loop_.attach(this);
   if (service_.options.transport) {
@@ -93,6 +97,7 @@ void Connection::start() {
         last_active_ms_ + static_cast<uint64_t>(service_.options.idle_timeout.count()));
   counters().opened.add(1);
   if (!transport_) announce();  // else once the handshake is done
+  return true;
 }
 
 void Connection::announce() {
@@ -361,6 +366,7 @@ void Connection::handle_write() {
   counters().bytes_out.add(static_cast<uint64_t>(n));
   counters().output_buffered.add(0 - static_cast<uint64_t>(n));
   last_active_ms_ = loop_.now_ms();
+  output_shrank();
   if (backpressure_paused_ && out_.size() <= service_.options.write_low_water) {
     backpressure_paused_ = false;
     update_interest();
@@ -463,7 +469,47 @@ bool Connection::buffer_output(const uint8_t* p, size_t n) {
     backpressure_paused_ = true;
     update_interest();
   }
+  if (coupled_ && !coupled_->coupled_paused_ && out_.size() > couple_high_)
+    coupled_->set_coupled_pause(true);
   return true;
+}
+
+void Connection::output_shrank() {
+  if (coupled_ && coupled_->coupled_paused_ && out_.size() <= couple_low_)
+    coupled_->set_coupled_pause(false);
+}
+
+void Connection::set_coupled_pause(bool paused) {
+  coupled_paused_ = paused;
+  update_interest();
+}
+
+void Connection::couple(Connection& other, size_t high, size_t low) {
+  loop_.assert_in_loop_thread();
+  if (&other.loop_ != &loop_)
+    throw std::invalid_argument("Connection::couple: the two connections are on different loops");
+  if (&other == this) throw std::invalid_argument("Connection::couple: a connection with itself");
+  decouple();
+  other.decouple();
+  if (state_ == State::kClosed || other.state_ == State::kClosed) return;
+  if (high == 0) high = service_.options.write_high_water;
+  if (low == 0 || low > high) low = std::min(high, service_.options.write_low_water);
+  coupled_ = &other;
+  other.coupled_ = this;
+  couple_high_ = other.couple_high_ = high;
+  couple_low_ = other.couple_low_ = low;
+  // Either may be behind already.
+  if (out_.size() > high) other.set_coupled_pause(true);
+  if (other.out_.size() > high) set_coupled_pause(true);
+}
+
+void Connection::decouple() {
+  Connection* other = coupled_;
+  if (!other) return;
+  coupled_ = nullptr;
+  other->coupled_ = nullptr;
+  if (coupled_paused_) set_coupled_pause(false);
+  if (other->coupled_paused_) other->set_coupled_pause(false);
 }
 
 void Connection::after_output_drained() {
@@ -486,7 +532,8 @@ void Connection::after_output_drained() {
 void Connection::update_interest() {
   if (state_ == State::kClosed) return;
   uint32_t want = 0;
-  if (state_ == State::kConnected && !peer_eof_ && !backpressure_paused_ && !user_paused_)
+  if (state_ == State::kConnected && !peer_eof_ && !backpressure_paused_ && !user_paused_ &&
+      !coupled_paused_)
     want |= kReadable;
   if (!out_.empty()) want |= kWritable;
   if (want != interest_) {
@@ -633,7 +680,9 @@ void Connection::finish_close() {
   counters().output_buffered.add(0 - static_cast<uint64_t>(out_.size()));
   out_.clear();
   out_.shrink();
+  decouple();  // the other side reads again: this one's output is gone
   if (announced_) service_.handler.on_close(*this);  // once per on_connect
+  if (closed_hook_) std::exchange(closed_hook_, nullptr)(*this);
   // Last: may destroy *this.
   std::shared_ptr<Connection> keep = std::move(self_);
 }

@@ -47,6 +47,8 @@ int with_flags(int fd, bool nonblock) {
   return -1;
 }
 
+}  // namespace
+
 int stream_socket(int family) {
   if constexpr (kAtomicFlags) {
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
@@ -56,6 +58,7 @@ int stream_socket(int family) {
   return with_flags(::socket(family, SOCK_STREAM, 0), true);
 }
 
+namespace {
 int accept_socket(int listen_fd, sockaddr* addr, socklen_t* len, bool nonblock) {
   if constexpr (kAtomicFlags) {
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)

@@ -23,6 +23,9 @@ struct ReusePortOption {
 };
 ReusePortOption reuseport_option();
 
+// A non-blocking, close-on-exec stream socket (dialing uses it too); -1 with errno.
+int stream_socket(int family);
+
 // Opens, binds and listens (non-blocking, close-on-exec, SO_REUSEADDR, optionally
 // SO_REUSEPORT). Throws std::system_error naming the address.
 int open_listen_socket(const SocketAddress& addr, bool reuse_port, int backlog);

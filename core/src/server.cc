@@ -3,11 +3,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 
+#include "dialer.h"
 #include "gev/log.h"
 #include "listener.h"
+#include "resolver.h"
 #include "service.h"
 #include "signal_watcher.h"
 
@@ -49,6 +52,9 @@ Server::Server(Options options) : options_(std::move(options)) {
     loop_ptrs_.push_back(loops_.back().get());
   }
   main_loop_ = std::make_unique<EventLoop>(options_.loops);
+  resolver_ = std::make_unique<detail::Resolver>();
+  for (auto& loop : loops_)
+    dial_tables_.push_back(std::make_unique<detail::DialTable>(*loop, *resolver_, stopping_));
 }
 
 Server::Server(Handler& handler, Options options, Protocol* protocol) : Server(options) {
@@ -142,10 +148,12 @@ Server::ListenerEntry& Server::entry(size_t listener) const {
 Server::~Server() {
   stop();
   wait();
+  resolver_->shutdown();  // (its answers post to loops: none may come after this)
   // Tasks and timers the loops never ran may hold things (a module instance, say) whose
   // release runs code that uses the loops: release them while every loop exists.
   for (auto& loop : loops_) loop->discard_pending();
   main_loop_->discard_pending();
+  dial_tables_.clear();  // dials never finished hold contexts too
 }
 
 const SocketAddress& Server::address(size_t listener) const {
@@ -344,6 +352,7 @@ size_t Server::open_connections() const {
   std::lock_guard lock(listeners_mu_);
   size_t n = 0;
   for (const auto& entry : listeners_) n += entry->service->live.load(std::memory_order_relaxed);
+  for (const auto& entry : dialers_) n += entry->service->live.load(std::memory_order_relaxed);
   return n;
 }
 
@@ -384,6 +393,7 @@ void Server::close_and_drain() {
     loops_[i]->run_in_loop([this, i, deadline] {
       // Once per connection: its goodbye, then its close (now, or when the handler's
       // closing handshake ends).
+      dial_tables_[i]->cancel_all();  // each ends with kCancelled; none redials
       loops_[i]->for_each_connection(
           [](Connection& c) { c.begin_stopping(CloseReason::kServerStop); });
       drain(i, deadline);
@@ -452,8 +462,8 @@ void Server::cancel(TimerId id) {
   main_loop_->cancel(id);
 }
 
-Stats Server::stats(size_t listener) const {
-  const detail::Service& svc = *entry(listener).service;
+namespace {
+Stats stats_of(const detail::Service& svc) {
   Stats s;
   uint64_t opened = 0, closed = 0;
   for (size_t i = 0; i < svc.counter_slots; ++i) {
@@ -471,9 +481,86 @@ Stats Server::stats(size_t listener) const {
     s.messages_in += c.messages_in.get();
     s.messages_out += c.messages_out.get();
     s.output_buffered += c.output_buffered.get();
+    s.dials += c.dials.get();
+    for (size_t r = 0; r < s.dial_failures.size(); ++r) s.dial_failures[r] += c.dial_failed[r].get();
   }
   s.open = opened > closed ? opened - closed : 0;  // counters are read one by one
   return s;
+}
+}  // namespace
+
+Stats Server::stats(size_t listener) const {
+  return stats_of(*entry(listener).service);
+}
+
+// ---------------------------------------------------------------- dialing
+
+size_t Server::add_dialer(Handler& handler, Options options, Protocol* protocol) {
+  if (stop_requested_.load()) throw std::logic_error("add_dialer during a stop");
+  if (options.transport || !options.tls.cert_file.empty())
+    throw std::invalid_argument(label_of(options) +
+                                "a dialer is plain TCP (TLS towards upstreams is not built yet)");
+  auto entry = std::make_unique<ListenerEntry>();
+  options.loops = options_.loops;
+  if (options.write_low_water > options.write_high_water)
+    options.write_low_water = options.write_high_water;
+  if (!protocol) {
+    entry->own_protocol = std::make_unique<RawProtocol>();
+    protocol = entry->own_protocol.get();
+  }
+  entry->service = std::make_unique<detail::Service>(*protocol, handler, options, options_.loops);
+  std::lock_guard lock(listeners_mu_);
+  dialers_.push_back(std::move(entry));
+  return dialers_.size() - 1;
+}
+
+size_t Server::dialer_count() const {
+  std::lock_guard lock(listeners_mu_);
+  return dialers_.size();
+}
+
+Stats Server::dialer_stats(size_t dialer) const {
+  std::lock_guard lock(listeners_mu_);
+  return stats_of(*dialers_.at(dialer)->service);
+}
+
+DialId Server::connect(size_t dialer, std::string address, ConnectOptions opts) {
+  if (stopping_.load() || stop_requested_.load()) return 0;
+  detail::Service* svc;
+  {
+    std::lock_guard lock(listeners_mu_);
+    svc = dialers_.at(dialer)->service.get();
+  }
+  EventLoop* loop = opts.loop;
+  if (loop && std::find(loop_ptrs_.begin(), loop_ptrs_.end(), loop) == loop_ptrs_.end())
+    throw std::invalid_argument("Server::connect: ConnectOptions::loop is not a loop of this server");
+  if (!loop)
+    for (EventLoop* l : loop_ptrs_)
+      if (l->in_loop_thread()) loop = l;
+  if (!loop) {
+    const Options& o = svc->options;
+    if (o.load_balance == LoadBalance::kCustom && o.chooser) loop = o.chooser(loop_ptrs_);
+    if (!loop && o.load_balance == LoadBalance::kLeastConnections) {
+      loop = loop_ptrs_[0];
+      for (EventLoop* l : loop_ptrs_)
+        if (l->connection_count() < loop->connection_count()) loop = l;
+    }
+    if (!loop) loop = loop_ptrs_[next_dial_loop_.fetch_add(1) % loop_ptrs_.size()];
+  }
+  size_t i = loop->index();
+  DialId id = (next_dial_.fetch_add(1) << 16) | i;
+  detail::DialTable* table = dial_tables_[i].get();
+  loop->run_in_loop([table, id, svc, address = std::move(address), opts = std::move(opts)]() mutable {
+    table->begin(id, *svc, std::move(address), std::move(opts));
+  });
+  return id;
+}
+
+void Server::cancel_dial(DialId id) {
+  size_t i = id & 0xffff;
+  if (id == 0 || i >= loops_.size()) return;
+  detail::DialTable* table = dial_tables_[i].get();
+  loops_[i]->run_in_loop([table, id] { table->cancel(id); });
 }
 
 const char* to_string(CloseReason r) {

@@ -1,4 +1,4 @@
-// Connection: one accepted TCP connection, owned by one loop.
+// Connection: one accepted or dialed TCP connection, owned by one loop.
 //
 // Ownership: the connection keeps itself alive (a self shared_ptr) from accept until it
 // is closed; hold a shared_ptr (shared_from_this()) to use it past a callback. Thread
@@ -33,8 +33,9 @@ struct Service;
 class Connection final : public std::enable_shared_from_this<Connection>,
                          private detail::IoHandler {
  public:
-  // Internal: created by the server's accept path on the owning loop.
-  Connection(EventLoop& loop, detail::Service& service, int fd, const SocketAddress& peer);
+  // Internal: created by the server's accept path (or a dial: outbound) on the owning loop.
+  Connection(EventLoop& loop, detail::Service& service, int fd, const SocketAddress& peer,
+             bool outbound = false);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -66,6 +67,17 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   int fd() const { return fd_; }
   size_t read_buffer_size() const { return in_.size(); }
   size_t write_buffer_size() const { return out_.size(); }
+  // Dialed by this process (Server::connect) rather than accepted.
+  bool outbound() const { return outbound_; }
+  // Flow coupling, the one a proxy needs between its two sides (same loop only; throws
+  // std::invalid_argument otherwise): while this connection's unsent output is above
+  // `high` bytes, `other` does not read, until it is back at `low` or below; and the
+  // same the other way round. Either side closing undoes it. 0, 0: the options' write
+  // high and low water marks. A connection has one coupling; a new one replaces it.
+  void couple(Connection& other, size_t high = 0, size_t low = 0);
+  void decouple();
+  // Reading is off because the coupled connection is behind with its output.
+  bool coupled_paused() const { return coupled_paused_; }
   // What its TLS (or other secure transport) negotiated; null on a plain connection.
   const TlsInfo* tls() const { return transport_ ? transport_->tls() : nullptr; }
   // Why the connection closed; meaningful in on_close.
@@ -78,7 +90,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // ---- internal ----
   // Registers with the loop and fires on_connect (with a transport: once its handshake
   // is done; a connection that never gets that far never reaches the handler).
-  void start();
+  // false: the fd could not be watched (closed, counted as gone; no callback runs).
+  bool start();
   void close_now(CloseReason reason);
   void close_after_flush(CloseReason reason);
   // A stop or drain reached this connection: the handler's on_stopping, then (unless it
@@ -88,6 +101,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // task or timer) closes the connection, the close finishes after fn returns, never
   // under it. Check connected() afterwards.
   void run_guarded(const std::function<void()>& fn);
+  // Runs after on_close, once (a dial's reconnect uses it).
+  void set_closed_hook(std::function<void(Connection&)> hook) { closed_hook_ = std::move(hook); }
   Connection* next_in_loop = nullptr;  // EventLoop's intrusive list
   Connection* prev_in_loop = nullptr;
 
@@ -112,6 +127,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool buffer_output(const uint8_t* p, size_t n);
   void after_output_drained();
   void update_interest();
+  void set_coupled_pause(bool paused);
+  void output_shrank();  // out_ lost bytes: resume the coupled side at its low mark
   void on_idle_check();
   void arm_close_deadline();
   void maybe_finish();
@@ -132,6 +149,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool announced_ = false;  // on_connect ran (so on_close and on_stopping will)
   bool stopping_ = false;  // begin_stopping ran: its reason is the close reason
   bool close_notify_pending_ = false;  // close_after_flush inside a read: after its replies
+  bool outbound_ = false;
+  bool coupled_paused_ = false;  // the coupled connection's output is over its high mark
   CloseReason close_reason_ = CloseReason::kLocal;
   uint32_t interest_ = 0;
   uint64_t id_;
@@ -144,6 +163,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void* protocol_state_ = nullptr;
   std::any context_;
   std::unique_ptr<Transport> transport_;  // null: plain TCP
+  Connection* coupled_ = nullptr;         // couple(): each side points at the other
+  size_t couple_high_ = 0;
+  size_t couple_low_ = 0;
+  std::function<void(Connection&)> closed_hook_;
   std::shared_ptr<Connection> self_;  // keeps an open connection alive
 };
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 
+#include "gev/dial.h"
 #include "gev/write_batch.h"
 
 namespace gev {
@@ -78,6 +79,9 @@ class Handler {
   // closed once its output is flushed; true if it will close by itself (e.g. after a
   // closing handshake with the peer), which the stop's deadline still bounds.
   virtual bool on_stopping(Connection&) { return false; }
+  // A dial of this handler's dialer (Server::connect) did not connect; on the loop it
+  // ran on. No on_connect or on_close follows for it.
+  virtual void on_connect_failed(const DialFailure&) {}
 };
 
 }  // namespace gev

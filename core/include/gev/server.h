@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gev/connection.h"
+#include "gev/dial.h"
 #include "gev/event_loop.h"
 #include "gev/options.h"
 #include "gev/protocol.h"
@@ -28,6 +29,8 @@ namespace gev {
 namespace detail {
 struct Service;
 class Listener;
+class DialTable;
+class Resolver;
 }  // namespace detail
 
 class Server {
@@ -93,7 +96,30 @@ class Server {
   // process hands its sockets to another, then waits for its clients to finish).
   // Thread-safe; stop() later ends the rest.
   void stop_accepting();
-  // Open connections over all listeners. Thread-safe.
+  // ---- outbound connections (dialing) ----
+  // A dialer: the handler, protocol and per-connection settings (limits, write marks,
+  // idle timeout, load_balance) of the connections connect() opens; its address, backlog
+  // and listener settings mean nothing. Returns its index. Any thread, until the stop.
+  // Plain TCP for now: Options::tls or transport on a dialer throw std::invalid_argument.
+  size_t add_dialer(Handler& handler, Options options, Protocol* protocol = nullptr);
+  // Any thread. Dials `address` ("10.0.0.7:6379", "[::1]:80", or "localhost:80": a name
+  // is resolved on a thread of its own, never on a loop; each address it has is tried in
+  // turn) on opts.loop, else on the calling loop when called from one of this server's
+  // loops, else on one its load_balance picks. Ends in the dialer's on_connect (then the
+  // connection is an ordinary one, outbound()) or on_connect_failed, on that loop; with
+  // opts.reconnect it dials again after failures and closes until cancelled or stopped.
+  // Before start() the dial waits for the loops. Returns 0, dialing nothing, once a stop
+  // has begun (dials in progress then end with kCancelled).
+  DialId connect(size_t dialer, std::string address, ConnectOptions opts = {});
+  // Any thread. A dial in progress or waiting to retry ends with kCancelled; a
+  // reconnecting dial's open connection stays open but is not dialled again.
+  void cancel_dial(DialId id);
+  size_t dialer_count() const;
+  // Counters of one dialer: open, closed, bytes and messages as a listener's, plus dials
+  // and dial_failures.
+  Stats dialer_stats(size_t dialer) const;
+
+  // Open connections over all listeners and dialers. Thread-safe.
   size_t open_connections() const;
   // The listening socket of a listener (-1 with reuse_port, before start or after
   // stop_accepting): to pass to another process, which must dup it (SCM_RIGHTS does).
@@ -137,9 +163,14 @@ class Server {
   // taken under the mutex stays valid after it is released.
   mutable std::mutex listeners_mu_;
   std::vector<std::unique_ptr<ListenerEntry>> listeners_;
+  std::vector<std::unique_ptr<ListenerEntry>> dialers_;  // (no sockets; also under the mutex)
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::vector<EventLoop*> loop_ptrs_;
   std::unique_ptr<EventLoop> main_loop_;
+  std::unique_ptr<detail::Resolver> resolver_;
+  std::vector<std::unique_ptr<detail::DialTable>> dial_tables_;  // one per worker loop
+  std::atomic<uint64_t> next_dial_{1};
+  std::atomic<size_t> next_dial_loop_{0};
   std::vector<std::thread> threads_;
   std::thread main_thread_;
   std::atomic<size_t> workers_running_{0};

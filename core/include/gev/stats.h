@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "gev/dial.h"
+
 namespace gev {
 
 enum class CloseReason : uint8_t {
@@ -34,6 +36,10 @@ struct Stats {
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
   uint64_t output_buffered = 0;  // bytes encoded but not yet taken by sockets, now
+  // A dialer's (Server::connect): attempts begun (each reconnect is one), and those that
+  // failed by reason; its connections are counted in open and closed as a listener's.
+  uint64_t dials = 0;
+  std::array<uint64_t, static_cast<size_t>(DialError::kCount)> dial_failures{};
 };
 
 namespace detail {
@@ -55,6 +61,8 @@ struct alignas(64) LoopCounters {
   std::array<Counter, static_cast<size_t>(CloseReason::kCount)> closed;
   Counter bytes_in, bytes_out, messages_in, messages_out;
   Counter output_buffered;  // a gauge: rises and falls (modulo 2^64, summed the same way)
+  Counter dials;
+  std::array<Counter, static_cast<size_t>(DialError::kCount)> dial_failed;
 };
 
 }  // namespace detail
