@@ -147,15 +147,25 @@ void Connection::handle_read(bool hangup) {
     return;
   }
   if (n == 0) {
-    // The peer will send no more. Replies already produced still go out, then we close.
-    peer_eof_ = true;
     GEV_DEBUG("conn %llu: peer closed", static_cast<unsigned long long>(id_));
-    close_after_flush(CloseReason::kPeerClosed);
+    peer_ended();
     return;
   }
   if (transient(errno)) return;
   GEV_DEBUG("conn %llu: read: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
   close_now(CloseReason::kPeerReset);
+}
+
+// The peer sends no more. The handler may keep the connection open to write on (a proxy
+// passing the half-close along); by default the replies already produced go out, then
+// it closes.
+void Connection::peer_ended() {
+  peer_eof_ = true;
+  update_interest();
+  if (announced_ && state_ == State::kConnected && !write_shut_ && !shutdown_pending_ &&
+      service_.handler.on_peer_eof(*this))
+    return;
+  close_after_flush(CloseReason::kPeerClosed);
 }
 
 // n bytes for the protocol at buf (the loop's read buffer): decoded in place, after
@@ -184,11 +194,15 @@ void Connection::handle_transport_read() {
   uint8_t* wire = loop_.wire_buffer();
   ssize_t n = ::read(fd_, wire, EventLoop::kReadBufferSize);
   if (n == 0) {
-    peer_eof_ = true;
     bool clean = transport_->clean_end();
     GEV_DEBUG("conn %llu: peer closed%s", static_cast<unsigned long long>(id_),
               clean ? "" : " without ending its stream (truncated)");
-    close_after_flush(clean ? CloseReason::kPeerClosed : CloseReason::kTransportError);
+    if (clean) {
+      peer_ended();
+    } else {
+      peer_eof_ = true;
+      close_after_flush(CloseReason::kTransportError);
+    }
     return;
   }
   if (n < 0) {
@@ -220,8 +234,7 @@ void Connection::handle_transport_read() {
     if (r.plain > 0) deliver(plain, r.plain);
     if (state_ != State::kConnected) return;
     if (r.end) {
-      peer_eof_ = true;
-      close_after_flush(CloseReason::kPeerClosed);
+      peer_ended();
       return;
     }
     if (!r.more) return;
@@ -525,6 +538,8 @@ void Connection::after_output_drained() {
     shutdown_pending_ = false;
     write_shut_ = true;
     ::shutdown(fd_, SHUT_WR);
+    // Both directions ended (the handler kept it open past the peer's end to write).
+    if (peer_eof_ && state_ == State::kConnected) close_after_flush(CloseReason::kPeerClosed);
   }
   // A closing connection is finished by handle_io once it returns.
 }

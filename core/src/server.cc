@@ -550,7 +550,8 @@ DialId Server::connect(size_t dialer, std::string address, ConnectOptions opts) 
   size_t i = loop->index();
   DialId id = (next_dial_.fetch_add(1) << 16) | i;
   detail::DialTable* table = dial_tables_[i].get();
-  loop->run_in_loop([table, id, svc, address = std::move(address), opts = std::move(opts)]() mutable {
+  // Queued, never run inside connect(): on_connect or on_connect_failed follows its return.
+  loop->queue_in_loop([table, id, svc, address = std::move(address), opts = std::move(opts)]() mutable {
     table->begin(id, *svc, std::move(address), std::move(opts));
   });
   return id;

@@ -6,6 +6,7 @@
 
 #include "lifecycle.h"
 #include "loaded_module.h"
+#include "outbound.h"
 #include "pipeline.h"
 
 #include <algorithm>
@@ -264,6 +265,38 @@ gev_status api_send_to(gev_host* h, uint64_t id, const gev_frame* msg) noexcept 
   return send_frame(*conn, *msg);
 }
 
+// ---- ABI 1.4: outbound connections ----
+gev_status api_dial(gev_host* h, gev_loop* l, const gev_dial_options* o, uint64_t* id) noexcept {
+  if (!h || !l || !o || o->size < sizeof(gev_dial_options) || !o->address.ptr) return GEV_ERR_INVALID;
+  Outbound* out = Outbound::instance();
+  if (!out) return GEV_ERR_UNSUPPORTED;
+  if (!loop_of(l)->in_loop_thread()) return GEV_ERR_INVALID;  // [loop]
+  try {
+    return out->dial(*loop_of(l), *o, id);
+  } catch (const std::exception& e) {
+    GEV_WARN("[%s] dial: %s", self(h).module_name.c_str(), e.what());
+    return GEV_ERR_NOMEM;
+  }
+}
+void api_dial_cancel(gev_host*, uint64_t id) noexcept {
+  if (Outbound* out = Outbound::instance()) out->cancel(id);
+}
+int32_t api_conn_outbound(const gev_conn* c) {
+  return c && conn_of(c)->outbound() ? 1 : 0;
+}
+gev_status api_conn_link(gev_conn* a, gev_conn* b, uint64_t high, uint64_t low) noexcept {
+  if (!a || !b || a == b) return GEV_ERR_INVALID;
+  Connection& x = *conn_of(a);
+  Connection& y = *conn_of(b);
+  if (&x.loop() != &y.loop()) return GEV_ERR_INVALID;
+  if (!x.connected() || !y.connected()) return GEV_ERR_CLOSED;
+  x.couple(y, static_cast<size_t>(high), static_cast<size_t>(low));
+  return GEV_OK;
+}
+void api_conn_unlink(gev_conn* c) {
+  if (c) conn_of(c)->decouple();
+}
+
 }  // namespace
 
 void ConnRegistry::add(Connection& c) {
@@ -319,6 +352,11 @@ void init_host_api(ModuleHost& h) {
   a.metric_add = api_metric_add;
   a.send_to = api_send_to;
   a.conn_tls = api_conn_tls;
+  a.dial = api_dial;
+  a.dial_cancel = api_dial_cancel;
+  a.conn_outbound = api_conn_outbound;
+  a.conn_link = api_conn_link;
+  a.conn_unlink = api_conn_unlink;
 }
 
 }  // namespace gev::host

@@ -11,6 +11,7 @@
 #include <gev/sdk/gev_module.h>
 
 #include <boost/dll/shared_library.hpp>
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,9 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   // Where the library is mapped: code at an address inside it is this module's.
   const void* base() const { return base_; }
   ModuleHost& host() const { return *host_; }
+  // The reload that replaced it (0 while it serves new connections): it may dial no more,
+  // and its outbound connections close at that reload's drain deadline.
+  std::atomic<uint64_t> retired_by{0};
 
   // Sizes the per-loop state (ModuleLifecycle::adopt, before anything else uses it).
   void set_loop_count(size_t loops);

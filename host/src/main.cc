@@ -21,6 +21,7 @@
 #include "host_api.h"
 #include "host_options.h"
 #include "lifecycle.h"
+#include "outbound.h"
 #include "metrics.h"
 #include "module_loader.h"
 #include "reload_thread.h"
@@ -162,6 +163,9 @@ int main(int argc, char** argv) {
   } last_words;
   {
     gev::Server server(server_options);
+    // Modules' outbound connections (ABI 1.4 dial): the server's one dialer.
+    gev::host::Outbound outbound(
+        server, [&runtime](std::string_view name) { return runtime.find_protocol(name); });
     // Whatever way this block ends, the loops have stopped before the server dies: a
     // module released from then on is finished on the releasing thread.
     struct Stopped {

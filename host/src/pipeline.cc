@@ -48,6 +48,8 @@ Pipeline::Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<Loade
   conn_import_ = GEV_MEMBER(handler_, conn_import);
   state_export_ = GEV_MEMBER(handler_, state_export);
   state_import_ = GEV_MEMBER(handler_, state_import);
+  on_connect_failed_ = GEV_MEMBER(handler_, on_connect_failed);
+  on_peer_eof_ = GEV_MEMBER(handler_, on_peer_eof);
 }
 
 namespace {
@@ -175,9 +177,10 @@ bool Pipeline::on_stopping(Connection& c) {
   return conn_stopping_(protocol_state_, handle_of(c), slot->protocol_state) == GEV_OK;
 }
 
-void Pipeline::on_connect(Connection& c) {
+void Pipeline::on_connect(Connection& c, void* context) {
   auto* slot = new ConnSlot;
   slot->pipeline = shared_from_this();
+  slot->handler_context = context;
   c.set_protocol_state(slot);
   handler_module_->host().conns.add(c);
   count(+1);
@@ -191,6 +194,32 @@ void Pipeline::on_connect(Connection& c) {
               static_cast<unsigned long long>(c.id()), handler_module_->name().c_str());
     c.close();
   }
+}
+
+static_assert(static_cast<int>(DialError::kRefused) + 1 == GEV_DIAL_REFUSED &&
+              static_cast<int>(DialError::kTimedOut) + 1 == GEV_DIAL_TIMED_OUT &&
+              static_cast<int>(DialError::kUnreachable) + 1 == GEV_DIAL_UNREACHABLE &&
+              static_cast<int>(DialError::kResolveFailed) + 1 == GEV_DIAL_RESOLVE_FAILED &&
+              static_cast<int>(DialError::kCancelled) + 1 == GEV_DIAL_CANCELLED &&
+              static_cast<int>(DialError::kOther) + 1 == GEV_DIAL_OTHER);
+
+void Pipeline::on_connect_failed(const DialFailure& f, void* context) {
+  if (!on_connect_failed_) return;
+  gev_dial_failure g{};
+  g.size = sizeof g;
+  g.reason = static_cast<int32_t>(f.reason) + 1;  // DialError's order is GEV_DIAL_*'s
+  g.error = f.error;
+  g.address = {reinterpret_cast<const uint8_t*>(f.address.data()), f.address.size()};
+  g.context = context;
+  g.dial_id = f.id;
+  ModuleScope scope(handler_module_.get(), false);
+  on_connect_failed_(handler_state_, &g);
+}
+
+bool Pipeline::on_peer_eof(Connection& c) {
+  if (!on_peer_eof_) return false;
+  ModuleScope scope(handler_module_.get(), false);
+  return on_peer_eof_(handler_state_, handle_of(c)) != 0;
 }
 
 DecodeResult Pipeline::decode(Connection& c, std::span<const uint8_t> in) {
@@ -290,29 +319,34 @@ void Switch::on_connect(Connection& c) {
   p->on_connect(c);
 }
 
-DecodeResult Switch::decode(Connection& c, std::span<const uint8_t> in) {
+DecodeResult SlotDispatch::decode(Connection& c, std::span<const uint8_t> in) {
   ConnSlot* slot = slot_of(c);
   if (!slot) return DecodeResult::fail("connection without a pipeline");
   return slot->pipeline->decode(c, in);
 }
 
-std::span<const uint8_t> Switch::on_message(Connection& c, const Frame& f) {
+std::span<const uint8_t> SlotDispatch::on_message(Connection& c, const Frame& f) {
   ConnSlot* slot = slot_of(c);
   return slot ? slot->pipeline->on_message(c, f) : std::span<const uint8_t>{};
 }
 
-void Switch::encode(Connection& c, const Frame& msg, WriteBatch& out) {
+void SlotDispatch::encode(Connection& c, const Frame& msg, WriteBatch& out) {
   if (ConnSlot* slot = slot_of(c)) slot->pipeline->encode(c, msg, out);
 }
 
-bool Switch::on_stopping(Connection& c) {
+bool SlotDispatch::on_stopping(Connection& c) {
   ConnSlot* slot = slot_of(c);
   if (!slot) return false;
   std::shared_ptr<Pipeline> keep = slot->pipeline;
   return keep->on_stopping(c);
 }
 
-void Switch::on_close(Connection& c) {
+bool SlotDispatch::on_peer_eof(Connection& c) {
+  ConnSlot* slot = slot_of(c);
+  return slot && slot->pipeline->on_peer_eof(c);
+}
+
+void SlotDispatch::on_close(Connection& c) {
   ConnSlot* slot = slot_of(c);
   if (!slot) return;
   std::shared_ptr<Pipeline> keep = slot->pipeline;  // outlives the slot it is deleted with

@@ -18,7 +18,10 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
  public:
   Pipeline(std::shared_ptr<LoadedModule> protocol, std::shared_ptr<LoadedModule> handler);
 
-  void on_connect(Connection& c);
+  // context: the handler's conn context before its on_connect (a dial's, ABI 1.4).
+  void on_connect(Connection& c, void* context = nullptr);
+  // A dial with this pipeline failed (ABI 1.4): the handler's on_connect_failed.
+  void on_connect_failed(const DialFailure& f, void* context);
   DecodeResult decode(Connection& c, std::span<const uint8_t> in);
   std::span<const uint8_t> on_message(Connection& c, const Frame& frame);
   void encode(Connection& c, const Frame& msg, WriteBatch& out);
@@ -26,6 +29,8 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   // The server is stopping: the handler's and protocol's goodbyes (ABI 1.2). True if the
   // protocol closes the connection itself.
   bool on_stopping(Connection& c);
+  // The peer ended its input: true if the handler keeps the connection open (ABI 1.4).
+  bool on_peer_eof(Connection& c);
 
   // Live migration (ABI 1.2). Whether connections of this pipeline may move to `next`:
   // the same protocol instance, and handlers of one name that both declare
@@ -63,11 +68,30 @@ class Pipeline : public std::enable_shared_from_this<Pipeline> {
   decltype(gev_handler_vtable::conn_import) conn_import_;
   decltype(gev_handler_vtable::state_export) state_export_;
   decltype(gev_handler_vtable::state_import) state_import_;
+  decltype(gev_handler_vtable::on_connect_failed) on_connect_failed_;  // null before ABI 1.4
+  decltype(gev_handler_vtable::on_peer_eof) on_peer_eof_;
   void* protocol_state_;
   void* handler_state_;
 };
 
-class Switch final : public gev::Protocol, public gev::Handler {
+// What the core sees for connections whose pipeline is in their slot: every call after
+// on_connect goes to that pipeline (the one the connection was given at its start).
+class SlotDispatch : public gev::Protocol, public gev::Handler {
+ public:
+  // gev::Protocol
+  DecodeResult decode(Connection& c, std::span<const uint8_t> in) override;
+  void encode(Connection& c, const Frame& msg, WriteBatch& out) override;
+  // gev::Handler
+  std::span<const uint8_t> on_message(Connection& c, const Frame& frame) override;
+  void on_close(Connection& c) override;
+  bool on_stopping(Connection& c) override;
+  bool on_peer_eof(Connection& c) override;
+
+ protected:
+  ~SlotDispatch() = default;
+};
+
+class Switch final : public SlotDispatch {
  public:
   explicit Switch(std::shared_ptr<Pipeline> p) : current_(std::move(p)) {}
 
@@ -82,14 +106,7 @@ class Switch final : public gev::Protocol, public gev::Handler {
     return p;
   }
 
-  // gev::Protocol
-  DecodeResult decode(Connection& c, std::span<const uint8_t> in) override;
-  void encode(Connection& c, const Frame& msg, WriteBatch& out) override;
-  // gev::Handler
   void on_connect(Connection& c) override;
-  std::span<const uint8_t> on_message(Connection& c, const Frame& frame) override;
-  void on_close(Connection& c) override;
-  bool on_stopping(Connection& c) override;
 
  private:
   mutable std::mutex mu_;  // taken once per connect (and per reload)

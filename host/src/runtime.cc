@@ -148,6 +148,7 @@ bool Runtime::load(Server& server, std::string* error, bool* bad_options) {
     initial_tls_.push_back(std::move(sw));
   }
   modules_ = st.modules;
+  publish(modules_);
   initial_ = st.pipelines;
   // loop_init on every loop's own thread, queued ahead of the listeners' start.
   for (EventLoop* loop : server.loops())
@@ -432,8 +433,17 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
     std::lock_guard lock(serving_mu_);
     listeners_ = std::move(serving);
   }
+  for (const auto& [name, m] : modules_) {  // replaced or gone: dials no more, drains
+    bool kept_on = false;
+    for (const auto& [n2, m2] : st.modules) kept_on = kept_on || m2 == m;
+    uint64_t none = 0;
+    if (!kept_on && m->retired_by.compare_exchange_strong(none, gen) &&
+        m->host().open_conns.load() > 0)
+      retired_any = true;
+  }
   old_modules = std::move(modules_);
   modules_ = std::move(st.modules);
+  publish(modules_);
   metrics_.set_modules(modules_);
   generation_ = gen;
   options_ = std::move(next);
@@ -453,8 +463,26 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
   return {true, msg};
 }
 
+void Runtime::publish(const ModuleMap& modules) {
+  auto snapshot = std::make_shared<const ModuleMap>(modules);
+  std::lock_guard lock(published_mu_);
+  published_ = std::move(snapshot);
+}
+
+std::shared_ptr<LoadedModule> Runtime::find_protocol(std::string_view name) const {
+  std::shared_ptr<const ModuleMap> m;
+  {
+    std::lock_guard lock(published_mu_);
+    m = published_;
+  }
+  if (!m) return nullptr;
+  auto it = m->find(std::string(name));
+  return it != m->end() && it->second->is_protocol() ? it->second : nullptr;
+}
+
 void Runtime::release() {
   std::lock_guard lock(reload_mu_);
+  publish({});
   for (Switch& sw : switches_) sw.set(nullptr);
   initial_.clear();
   modules_.clear();

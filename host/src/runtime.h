@@ -71,6 +71,8 @@ class Runtime {
   // Listeners serving now (server index, name): what a hand-off passes on.
   std::vector<std::pair<size_t, std::string>> serving() const;
   const HostOptions& options() const { return options_; }  // reload thread or before run
+  // Any thread (a module's dial): the protocol module serving under `name` now, or null.
+  std::shared_ptr<LoadedModule> find_protocol(std::string_view name) const;
 
  private:
   struct Listener {
@@ -140,6 +142,10 @@ class Runtime {
   std::deque<Switch> switches_;  // every one ever made: the server refers to them
   std::vector<std::shared_ptr<Pipeline>> initial_;  // load() to listen()
   std::vector<std::shared_ptr<TlsSwitch>> initial_tls_;  // the same, per listener
+
+  void publish(const ModuleMap& modules);
+  mutable std::mutex published_mu_;  // never held for long: loops read it
+  std::shared_ptr<const ModuleMap> published_;  // modules_, for find_protocol
 
   mutable std::mutex serving_mu_;  // listeners_ as read by serving()
   // stopping_, and what must not interleave with its change: a reload's commit and its

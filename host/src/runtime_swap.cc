@@ -95,7 +95,9 @@ void Runtime::arm_drain(uint64_t gen) {
           std::vector<std::shared_ptr<Connection>> conns;
           loop->for_each_connection([&](Connection& c) {
             ConnSlot* slot = slot_of(c);
-            if (slot && c.connected() && slot->pipeline->retired_by.load() == gen)
+            if (slot && c.connected() &&
+                (slot->pipeline->retired_by.load() == gen ||
+                 (c.outbound() && slot->pipeline->handler_module()->retired_by.load() == gen)))
               conns.push_back(c.shared_from_this());
           });
           for (const auto& c : conns) fn(*c);

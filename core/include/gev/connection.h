@@ -126,6 +126,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void flush(WriteBatch& batch);
   bool buffer_output(const uint8_t* p, size_t n);
   void after_output_drained();
+  void peer_ended();
   void update_interest();
   void set_coupled_pause(bool paused);
   void output_shrank();  // out_ lost bytes: resume the coupled side at its low mark

@@ -82,6 +82,11 @@ class Handler {
   // A dial of this handler's dialer (Server::connect) did not connect; on the loop it
   // ran on. No on_connect or on_close follows for it.
   virtual void on_connect_failed(const DialFailure&) {}
+  // The peer ended its input (a FIN, or TLS close_notify). false (the default): the
+  // replies produced so far go out, then the connection closes (kPeerClosed). true: it
+  // stays open for writing (a proxy passes the half-close on); it closes once the handler
+  // closes it, or calls shutdown_write() and that output has gone.
+  virtual bool on_peer_eof(Connection&) { return false; }
 };
 
 }  // namespace gev

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define GEV_ABI_MAJOR 1u
-#define GEV_ABI_MINOR 3u
+#define GEV_ABI_MINOR 4u
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GEV_EXPORT __attribute__((visibility("default")))

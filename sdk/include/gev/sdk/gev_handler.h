@@ -7,6 +7,17 @@
 
 GEV_EXTERN_C_BEGIN
 
+/* ABI 1.4: what on_connect_failed is told; valid during the call. */
+typedef struct gev_dial_failure {
+  uint32_t size;   /* sizeof(gev_dial_failure) as the host was built */
+  int32_t reason;  /* GEV_DIAL_* */
+  int32_t error;   /* errno (or getaddrinfo's EAI_* for GEV_DIAL_RESOLVE_FAILED); 0: none */
+  uint32_t reserved;
+  gev_bytes address;
+  void* context;   /* gev_dial_options::context */
+  uint64_t dial_id;
+} gev_dial_failure;
+
 typedef struct gev_handler_vtable {
   uint32_t size; /* sizeof(gev_handler_vtable) */
   uint32_t reserved;
@@ -52,6 +63,16 @@ typedef struct gev_handler_vtable {
   gev_status (*conn_import)(void* module_state, gev_conn* c, gev_bytes state);
   gev_status (*state_export)(void* module_state, gev_writer* out);
   gev_status (*state_import)(void* module_state, gev_bytes state);
+
+  /* ---- ABI 1.4 ---- */
+  /* Optional. A dial of this module's (host->dial) did not connect; no on_connect or
+   * on_close follows for it. On the loop it was dialled on. */
+  void (*on_connect_failed)(void* module_state, const gev_dial_failure* failure);
+  /* Optional. The peer ended its input (FIN, or TLS close_notify). Return 0 (or leave it
+   * NULL) and the host sends what is pending, then closes; return 1 to keep the
+   * connection open for writing (a proxy passing the half-close on): it then closes
+   * when the module closes it, or calls conn_shutdown_write and that output has gone. */
+  int32_t (*on_peer_eof)(void* module_state, gev_conn* c);
 } gev_handler_vtable;
 
 #define GEV_HANDLER_ADOPTS 1u /* flags: may adopt connections of an older instance */

@@ -44,6 +44,28 @@ typedef struct gev_tls_info {
   uint8_t peer_sha256[32];
 } gev_tls_info;
 
+/* ABI 1.4: an outbound connection (dial). */
+typedef struct gev_dial_options {
+  uint32_t size;       /* set by the module: sizeof(gev_dial_options) */
+  uint32_t timeout_ms; /* resolution and connect together; 0: 10 s */
+  gev_bytes address;   /* "10.0.0.7:6379", "[::1]:80" or "localhost:80" (resolved off the loops) */
+  /* The protocol of the new connection: a loaded protocol module's name, or empty for the
+   * protocol instance serving `like`, or for raw bytes without `like`. */
+  gev_bytes protocol;
+  const gev_conn* like; /* may be NULL */
+  /* Becomes the new connection's context (conn_get_context) before on_connect, or is
+   * handed to on_connect_failed: the module's per-dial state. */
+  void* context;
+} gev_dial_options;
+
+/* Why a dial failed (gev_dial_failure::reason). */
+#define GEV_DIAL_REFUSED 1        /* nothing listens there */
+#define GEV_DIAL_TIMED_OUT 2      /* no answer within timeout_ms */
+#define GEV_DIAL_UNREACHABLE 3    /* no route, address not available */
+#define GEV_DIAL_RESOLVE_FAILED 4 /* the name did not resolve, or the address is malformed */
+#define GEV_DIAL_CANCELLED 5      /* dial_cancel, a stop, or the module is being retired */
+#define GEV_DIAL_OTHER 6
+
 typedef struct gev_host_api {
   uint32_t size; /* sizeof(gev_host_api) as the host was built: check before using a member */
   uint32_t abi_major;
@@ -136,6 +158,30 @@ typedef struct gev_host_api {
    * negotiated. GEV_ERR_UNSUPPORTED on a plain connection. Over TLS, on_connect runs
    * once the handshake is done, so this answers from on_connect on. */
   gev_status (*conn_tls)(const gev_conn* c, gev_tls_info* out);
+
+  /* ---- ABI 1.4: outbound connections ---- */
+  /* [loop] Opens a TCP connection on `loop` with this module as its handler (its
+   * on_connect, on_message, on_close; conn_outbound tells them apart) and the protocol
+   * opts->protocol names. Ends in on_connect or the handler's on_connect_failed, on
+   * `loop`, never inside this call. While a dial is pending, and while its connection
+   * is open, it keeps this module instance loaded, as a one-shot timer does; after a
+   * reload retired the instance, its outbound connections close at the drain deadline
+   * like its inbound ones. *dial_id (if not NULL) is for dial_cancel. GEV_ERR_CLOSED
+   * once the instance is being retired or the host is stopping; GEV_ERR_INVALID for an
+   * unknown protocol module. */
+  gev_status (*dial)(gev_host* host, gev_loop* loop, const gev_dial_options* opts,
+                     uint64_t* dial_id);
+  /* [any] A pending dial fails with GEV_DIAL_CANCELLED; a finished one is left be. */
+  void (*dial_cancel)(gev_host* host, uint64_t dial_id);
+  /* [loop] 1 if the connection was dialled (dial), 0 if it was accepted. */
+  int32_t (*conn_outbound)(const gev_conn* c);
+  /* [loop] Flow coupling between two connections on one loop (a proxy's two sides):
+   * while one has more than `high` bytes of output pending, the other does not read,
+   * until that is back at `low` or below. 0, 0: the listener's write marks. Either
+   * closing undoes it; a connection has one link, a new one replaces it.
+   * GEV_ERR_INVALID for connections on different loops; GEV_ERR_CLOSED if one closed. */
+  gev_status (*conn_link)(gev_conn* a, gev_conn* b, uint64_t high, uint64_t low);
+  void (*conn_unlink)(gev_conn* c); /* [loop] */
 } gev_host_api;
 
 GEV_EXTERN_C_END

@@ -135,11 +135,46 @@ class Conn {
   void shutdown_write() { api()->conn_shutdown_write(c_); }
   void pause_reading() { api()->conn_pause_reading(c_); }
   void resume_reading() { api()->conn_resume_reading(c_); }
+  // ABI 1.4 (false / GEV_ERR_UNSUPPORTED on an older host): dialled by host->dial; flow
+  // coupling with another connection on the same loop (see gev_host_api::conn_link).
+  bool outbound() const { return has_1_4() && api()->conn_outbound(c_) != 0; }
+  gev_status link(Conn other, uint64_t high = 0, uint64_t low = 0) {
+    return has_1_4() ? api()->conn_link(c_, other.c_, high, low) : GEV_ERR_UNSUPPORTED;
+  }
+  void unlink() {
+    if (has_1_4()) api()->conn_unlink(c_);
+  }
+  static bool has_1_4() {
+    const gev_host_api* h = api();
+    return h && h->size >= offsetof(gev_host_api, conn_unlink) + sizeof(h->conn_unlink);
+  }
 
  private:
   static const gev_host_api* api() { return host_api(); }
   gev_conn* c_;
 };
+
+// ABI 1.4: dials `address` on `loop` with this module as the connection's handler (its
+// on_connect sees Conn::outbound(), and Conn::context() == context). protocol: a loaded
+// protocol module's name; empty: like's protocol, or raw without like. See
+// gev_host_api::dial. GEV_ERR_UNSUPPORTED on an older host.
+inline gev_status dial(gev_loop* loop, std::string_view address, void* context = nullptr,
+                       std::string_view protocol = {}, gev_conn* like = nullptr,
+                       uint32_t timeout_ms = 0, uint64_t* dial_id = nullptr) {
+  if (!Conn::has_1_4()) return GEV_ERR_UNSUPPORTED;
+  gev_dial_options o{};
+  o.size = sizeof o;
+  o.timeout_ms = timeout_ms;
+  o.address = bytes(address);
+  o.protocol = bytes(protocol);
+  o.like = like;
+  o.context = context;
+  const gev_host_api* h = host_api();
+  return h->dial(h->host, loop, &o, dial_id);
+}
+inline void dial_cancel(uint64_t dial_id) {
+  if (Conn::has_1_4()) host_api()->dial_cancel(host_api()->host, dial_id);
+}
 
 // Output of encode().
 class Writer {
@@ -286,6 +321,11 @@ class Handler {
   virtual gev_status conn_import(Conn, gev_bytes /*state*/) { return GEV_OK; }
   virtual gev_status state_export(Writer&) { return GEV_OK; }
   virtual gev_status state_import(gev_bytes /*state*/) { return GEV_OK; }
+  // ABI 1.4: a dial of this module's did not connect (failure.context is its context).
+  virtual void on_connect_failed(const gev_dial_failure& /*failure*/) {}
+  // ABI 1.4: the peer ended its input; true keeps the connection open for writing (see
+  // gev_handler_vtable::on_peer_eof).
+  virtual bool on_peer_eof(Conn) { return false; }
 };
 
 namespace detail {
@@ -383,6 +423,14 @@ struct Trampolines {
     GEV_SDK_GUARD(*Name, "state_import", return GEV_ERR_MODULE,
                   return static_cast<T*>(state)->state_import(b));
   }
+  static void on_connect_failed(void* state, const gev_dial_failure* f) noexcept {
+    GEV_SDK_GUARD(*Name, "on_connect_failed", (void)0,
+                  static_cast<T*>(state)->on_connect_failed(*f));
+  }
+  static int32_t on_peer_eof(void* state, gev_conn* c) noexcept {
+    GEV_SDK_GUARD(*Name, "on_peer_eof", return 0,
+                  return static_cast<T*>(state)->on_peer_eof(Conn(c)) ? 1 : 0);
+  }
 };
 
 template <class T, const char* const* Name>
@@ -413,7 +461,9 @@ struct HandlerTable {
                                                &Tr::conn_export,
                                                &Tr::conn_import,
                                                &Tr::state_export,
-                                               &Tr::state_import};
+                                               &Tr::state_import,
+                                               &Tr::on_connect_failed,
+                                               &Tr::on_peer_eof};
 };
 
 // Rejects hosts of another major version, or older than the minor the module needs
