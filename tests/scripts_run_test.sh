@@ -2,7 +2,7 @@
 # scripts/run as a newcomer meets it: it builds only what it serves (build/run holds
 # gev-host, the built-in modules and frame_client, and no test or benchmark), serves the
 # shipped config, and each "try:" line it prints works as printed. Ctrl-C stops it
-# gracefully (exit 0). It binds the shipped config's fixed ports (1833, 1834, 8080, 1843,
+# gracefully (exit 0). It binds the shipped config's fixed ports (1833, 1834, 1835, 8080, 1843,
 # 8443, 9091), and makes host/tls/ (the TLS listeners' certificate) if it is absent.
 # usage: scripts_run_test.sh SOURCE_DIR
 set -uo pipefail
@@ -41,6 +41,7 @@ done
 
 grep -q "try: nc 127.0.0.1 1833" "$log" || fail "no nc hint"
 grep -q "try: openssl s_client -connect 127.0.0.1:1843" "$log" || fail "no s_client hint"
+grep -q "try: nc 127.0.0.1 1835 .*modules/proxy" "$log" || fail "no proxy hint"
 grep -q "try: open https://127.0.0.1:8443/" "$log" || fail "no https chat hint"
 [ "$(stat -c %a host/tls/localhost.key)" = 600 ] || fail "host/tls/localhost.key is not mode 600"
 /usr/bin/python3 - <<'PY' || fail "a hint did not work"
@@ -48,6 +49,9 @@ import socket, urllib.request
 s = socket.create_connection(("127.0.0.1", 1833), timeout=10)
 s.sendall(b"hello\n")
 assert s.recv(100) == b"hello\n"
+p = socket.create_connection(("127.0.0.1", 1835), timeout=10)  # the proxy to :1833
+p.sendall(b"through the proxy\n")
+assert p.recv(100) == b"through the proxy\n"
 page = urllib.request.urlopen("http://127.0.0.1:8080/", timeout=10).read()
 assert b"<html" in page.lower(), page[:200]
 metrics = urllib.request.urlopen("http://127.0.0.1:9091/metrics", timeout=10).read()
