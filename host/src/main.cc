@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
     // Modules' outbound connections (ABI 1.4 dial): the server's one dialer.
     gev::host::Outbound outbound(
         server, [&runtime](std::string_view name) { return runtime.find_protocol(name); });
+    metrics.dialer = static_cast<int64_t>(outbound.dialer());
     // Whatever way this block ends, the loops have stopped before the server dies: a
     // module released from then on is finished on the releasing thread.
     struct Stopped {

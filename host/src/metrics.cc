@@ -153,11 +153,16 @@ std::string render_metrics(const MetricsSource& src) {
         tls[at] = m->snapshot();
     }
   }
+  // Modules' outbound connections: one more row, labelled direction="out".
+  std::optional<Stats> out_stats;
+  const std::string out_label = label("dialer", "modules") + "," + label("direction", "out");
+  if (int64_t d = src.dialer.load(); d >= 0) out_stats = src.server->dialer_stats(static_cast<size_t>(d));
   auto per_listener = [&](const char* name, const char* type, const char* help,
                           const std::function<uint64_t(const Stats&)>& get) {
     family(out, name, type, help);
     for (size_t i = 0; i < stats.size(); ++i)
       sample(out, name, label("listener", names[i]), get(stats[i]));
+    if (out_stats) sample(out, name, out_label, get(*out_stats));
   };
   per_listener("gev_connections_open", "gauge", "Connections open now.",
                [](const Stats& s) { return s.open; });
@@ -175,6 +180,20 @@ std::string render_metrics(const MetricsSource& src) {
              label("listener", names[i]) + "," +
                  label("reason", to_string(static_cast<CloseReason>(r))),
              stats[i].closed[r]);
+  if (out_stats)
+    for (size_t r = 0; r < static_cast<size_t>(CloseReason::kCount); ++r)
+      sample(out, "gev_connections_closed_total",
+             out_label + "," + label("reason", to_string(static_cast<CloseReason>(r))),
+             out_stats->closed[r]);
+  if (out_stats) {
+    family(out, "gev_dials_total", "counter", "Outbound connection attempts by modules (each retry is one).");
+    sample(out, "gev_dials_total", out_label, out_stats->dials);
+    family(out, "gev_dial_failures_total", "counter", "Outbound connection attempts that failed, by reason.");
+    for (size_t r = 0; r < static_cast<size_t>(DialError::kCount); ++r)
+      sample(out, "gev_dial_failures_total",
+             out_label + "," + label("reason", to_string(static_cast<DialError>(r))),
+             out_stats->dial_failures[r]);
+  }
   per_listener(
       "gev_decode_errors_total", "counter", "Connections closed for malformed input.",
       [](const Stats& s) { return s.closed[static_cast<size_t>(CloseReason::kDecodeError)]; });

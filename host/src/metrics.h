@@ -26,6 +26,7 @@ struct MetricsSource {
   std::vector<std::string> listener_names;  // index = Server listener index (repeats add up)
   std::map<std::string, std::shared_ptr<LoadedModule>> modules;
   std::atomic<uint64_t> generation{1};
+  std::atomic<int64_t> dialer{-1};  // the server's dialer for modules' dials (ABI 1.4), if any
   std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
   std::atomic<uint64_t> migrations_ok{0}, migrations_failed{0};  // connections moved by reloads
 

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gevhost import CheckFailed, GevHost, check, parse_args, run_main  # noqa: E402
@@ -190,6 +191,24 @@ def check_many(port, n=1000):
     print("ok   %d proxied connections at once, each its own echo" % n, flush=True)
 
 
+def check_metrics(admin):
+    from prometheus_client.parser import text_string_to_metric_families
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin, timeout=OP_TIMEOUT).read()
+    got = {}
+    for fam in text_string_to_metric_families(text.decode()):
+        for s in fam.samples:
+            if s.labels.get("direction") == "out":
+                got[(s.name, s.labels.get("reason", ""))] = s.value
+    check(got.get(("gev_dials_total", ""), 0) >= 1004, "gev_dials_total{direction=out}: %r" %
+          got.get(("gev_dials_total", "")))
+    check(("gev_connections_open", "") in got, "no gev_connections_open{direction=out}")
+    check(got.get(("gev_bytes_sent_total", ""), 0) >= BIG, "outbound bytes sent: %r" %
+          got.get(("gev_bytes_sent_total", "")))
+    check(got.get(("gev_dial_failures_total", "refused"), -1) == 0, "refused dials so far: %r" %
+          got.get(("gev_dial_failures_total", "refused")))
+    print("ok   /metrics: the modules' dialer's series, labelled direction=\"out\"", flush=True)
+
+
 def check_half_close(port, port_upfin):
     # Upstream -> client: the upstream says hello and ends its output; the client sees
     # EOF and can still send, and the upstream receives all of it.
@@ -333,11 +352,14 @@ def main():
     ports = {"proxy": free_port(), "bridge": free_port(), "dialer": free_port()}
     conf = os.path.join(d, "gev-host.conf")
     write_config(conf, echo_port, ports, ["127.0.0.1:%d" % echo_port])
-    args = ["--config", conf, "--loops", "2", "--reload-drain-timeout", "60000"]
-    with GevHost(host_path, mods, args, listeners=4) as host:
+    admin = free_port()
+    args = ["--config", conf, "--loops", "2", "--reload-drain-timeout", "60000", "--admin",
+            "127.0.0.1:%d" % admin]
+    with GevHost(host_path, mods, args, listeners=5) as host:
         p = ports["proxy"]
         check_sizes(p)
         check_many(p)
+        check_metrics(admin)
 
         # The other checks point the proxy at upstreams of the test's own, by reload.
         def upstream_fin(c):
