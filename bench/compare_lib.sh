@@ -68,7 +68,8 @@ compare_stop_server() {
 }
 
 compare_json_get() {  # compare_json_get KEY JSON
-  grep -o "\"$1\": [-0-9.eE+]*" <<<"$2" | awk '{ print $2 }'
+  # (Nothing found is an empty answer, not an error: a failed run is counted, not fatal.)
+  { grep -o "\"$1\": [-0-9.eE+]*" <<<"$2" || true; } | awk '{ print $2 }'
 }
 
 # Runs one contender under one scenario; appends results to the tables.
