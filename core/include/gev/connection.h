@@ -128,6 +128,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void after_output_drained();
   void peer_ended();
   void update_interest();
+  static constexpr size_t kCoupledReadSize = 16 * 1024;  // per read() while coupled
   void set_coupled_pause(bool paused);
   void output_shrank();  // out_ lost bytes: resume the coupled side at its low mark
   void on_idle_check();
