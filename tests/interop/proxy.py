@@ -22,6 +22,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import struct
 import sys
 import tempfile
@@ -30,7 +31,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main  # noqa: E402
+from gevhost import CheckFailed, GevHost, check, parse_args, run_main, self_signed  # noqa: E402
 
 import websockets  # noqa: E402
 
@@ -142,7 +143,14 @@ def host_rss_kb(host):
 def write_config(path, echo_port, ports, upstreams, extra=""):
     with open(path, "w") as f:
         f.write("""log-level = info
-[listener.echo]
+[listener.tlsproxy]
+listen = 127.0.0.1:%d
+protocol = raw
+handler = proxy
+tls-cert = %s
+tls-key = %s
+""" % (ports["tls"], ports["cert"], ports["key"]))
+        f.write("""[listener.echo]
 listen = 127.0.0.1:%d
 protocol = raw
 handler = echo
@@ -207,6 +215,19 @@ def check_metrics(admin):
     check(got.get(("gev_dial_failures_total", "refused"), -1) == 0, "refused dials so far: %r" %
           got.get(("gev_dial_failures_total", "refused")))
     print("ok   /metrics: the modules' dialer's series, labelled direction=\"out\"", flush=True)
+
+
+def check_tls(ports):
+    ctx = ssl.create_default_context(cafile=ports["cert"])
+    s = ctx.wrap_socket(connect(ports["tls"]), server_hostname="localhost")
+    data = os.urandom(1 << 20)
+    t = threading.Thread(target=s.sendall, args=(data,))
+    t.start()
+    got = recv_all(s, len(data))
+    t.join()
+    check(got == data, "1 MiB over TLS through the proxy came back as %d bytes" % len(got))
+    s.close()
+    print("ok   the proxy terminates TLS: 1 MiB over TLS to a plain upstream and back", flush=True)
 
 
 def check_half_close(port, port_upfin):
@@ -349,17 +370,19 @@ def main():
     os.symlink(dial_so, os.path.join(mods, "dial_on_message.so"))
 
     echo_port = free_port()
-    ports = {"proxy": free_port(), "bridge": free_port(), "dialer": free_port()}
+    ports = {"proxy": free_port(), "bridge": free_port(), "dialer": free_port(), "tls": free_port()}
+    ports["cert"], ports["key"] = self_signed(d)
     conf = os.path.join(d, "gev-host.conf")
     write_config(conf, echo_port, ports, ["127.0.0.1:%d" % echo_port])
     admin = free_port()
     args = ["--config", conf, "--loops", "2", "--reload-drain-timeout", "60000", "--admin",
             "127.0.0.1:%d" % admin]
-    with GevHost(host_path, mods, args, listeners=5) as host:
+    with GevHost(host_path, mods, args, listeners=6) as host:
         p = ports["proxy"]
         check_sizes(p)
         check_many(p)
         check_metrics(admin)
+        check_tls(ports)
 
         # The other checks point the proxy at upstreams of the test's own, by reload.
         def upstream_fin(c):

@@ -21,13 +21,14 @@ class DialOnMessage : public gev::sdk::Handler {
   gev_status on_message(gev::sdk::Conn c, const gev_frame& msg, gev_frame& reply) override {
     if (c.outbound() || gev::sdk::view(msg.data) != "dial") return GEV_OK;
     gev_status st = gev::sdk::dial(c.loop(), upstream_, nullptr, "raw");
-    answer_ = st == GEV_OK ? "dialed" : "refused " + std::to_string(st);
-    reply.data = gev::sdk::bytes(answer_);  // (one loop in the test: no race on answer_)
+    thread_local std::string answer;  // (the reply's view must outlive on_message)
+    answer = st == GEV_OK ? "dialed" : "refused " + std::to_string(st);
+    reply.data = gev::sdk::bytes(answer);
     return GEV_OK;
   }
 
  private:
-  std::string upstream_, tag_, answer_;
+  std::string upstream_, tag_;
 };
 }  // namespace
 
