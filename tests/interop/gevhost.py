@@ -115,6 +115,20 @@ class GevHost:
         return False
 
 
+def module_dir_with(module_dir, d, env_var, name):
+    """A module directory in d: the built-in modules of module_dir and one test module
+    whose path the environment variable env_var gives (ctest sets it), as name.so."""
+    mine = os.path.join(d, "modules")
+    os.mkdir(mine)
+    for f in os.listdir(module_dir):
+        if f.endswith(".so"):
+            os.symlink(os.path.join(module_dir, f), os.path.join(mine, f))
+    so = os.environ.get(env_var, "")
+    check(os.path.exists(so), "%s=%r: %s.so not found" % (env_var, so, name))
+    os.symlink(so, os.path.join(mine, name + ".so"))
+    return mine
+
+
 def parse_args(argv):
     """The drivers' common command line: HOST_PATH MODULE_DIR [extra...]."""
     if len(argv) < 3:

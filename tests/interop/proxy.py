@@ -31,7 +31,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main, self_signed  # noqa: E402
+from gevhost import (CheckFailed, GevHost, check, module_dir_with, parse_args,  # noqa: E402
+                     run_main, self_signed)  # noqa: E402
 
 import websockets  # noqa: E402
 
@@ -360,14 +361,7 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     d = tempfile.mkdtemp(prefix="gev-proxy-")
-    mods = os.path.join(d, "modules")
-    os.mkdir(mods)
-    for name in os.listdir(module_dir):
-        if name.endswith(".so"):
-            os.symlink(os.path.join(module_dir, name), os.path.join(mods, name))
-    dial_so = os.environ.get("GEV_DIAL_ON_MESSAGE", "")
-    check(os.path.exists(dial_so), "GEV_DIAL_ON_MESSAGE=%r not found" % dial_so)
-    os.symlink(dial_so, os.path.join(mods, "dial_on_message.so"))
+    mods = module_dir_with(module_dir, d, "GEV_DIAL_ON_MESSAGE", "dial_on_message")
 
     echo_port = free_port()
     ports = {"proxy": free_port(), "bridge": free_port(), "dialer": free_port(), "tls": free_port()}

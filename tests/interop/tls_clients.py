@@ -39,7 +39,7 @@ import warnings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLSVersion.TLSv1_1, on purpose
 
-from gevhost import CheckFailed, GevHost, check, parse_args, run_main
+from gevhost import CheckFailed, GevHost, check, module_dir_with, parse_args, run_main
 import websockets
 
 OP_TIMEOUT = 20
@@ -1011,19 +1011,6 @@ def check_startup_errors(host_path, module_dir, d):
           "a non-PEM file, exit 2 naming the file", flush=True)
 
 
-def module_dir_with_whoami(module_dir, d):
-    """The built-in modules and tests/modules' tls_whoami, in one directory."""
-    mine = os.path.join(d, "modules")
-    os.mkdir(mine)
-    for name in os.listdir(module_dir):
-        if name.endswith(".so"):
-            os.symlink(os.path.join(module_dir, name), os.path.join(mine, name))
-    whoami_so = os.environ.get("GEV_TLS_WHOAMI", "")
-    check(os.path.exists(whoami_so), "GEV_TLS_WHOAMI=%r: tls_whoami.so not found" % whoami_so)
-    os.symlink(whoami_so, os.path.join(mine, "tls_whoami.so"))
-    return mine
-
-
 def main():
     host_path, module_dir, _ = parse_args(sys.argv)
     with tempfile.TemporaryDirectory(prefix="gev-tls-") as d:
@@ -1032,7 +1019,7 @@ def main():
         conf, listeners = write_config(d)
         check_handoff(host_path, module_dir, d)
         check_socket_activation(host_path, module_dir, d)
-        module_dir = module_dir_with_whoami(module_dir, d)
+        module_dir = module_dir_with(module_dir, d, "GEV_TLS_WHOAMI", "tls_whoami")
         with GevHost(host_path, module_dir, ["--config", conf, "--loops", "2", "--admin",
                                              "127.0.0.1:0"],
                      listeners=listeners) as host:
