@@ -296,6 +296,16 @@ gev_status api_conn_link(gev_conn* a, gev_conn* b, uint64_t high, uint64_t low) 
 void api_conn_unlink(gev_conn* c) {
   if (c) conn_of(c)->decouple();
 }
+uint32_t api_conn_protocol(const gev_conn* c, char* buf, uint32_t cap) {
+  ConnSlot* slot = c ? slot_of(*conn_of(c)) : nullptr;
+  const std::string& name = slot ? slot->pipeline->protocol_module()->name() : std::string();
+  if (cap > 0) {
+    size_t n = std::min<size_t>(name.size(), cap - 1);
+    std::memcpy(buf, name.data(), n);
+    buf[n] = '\0';
+  }
+  return static_cast<uint32_t>(name.size());
+}
 
 }  // namespace
 
@@ -357,6 +367,7 @@ void init_host_api(ModuleHost& h) {
   a.conn_outbound = api_conn_outbound;
   a.conn_link = api_conn_link;
   a.conn_unlink = api_conn_unlink;
+  a.conn_protocol = api_conn_protocol;
 }
 
 }  // namespace gev::host

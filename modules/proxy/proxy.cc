@@ -138,7 +138,11 @@ class Proxy : public gev::sdk::Handler {
         Conn(p->client).send({sizeof(gev_frame), p->ws ? GEV_WS_BINARY : 0u, msg.data, {}});
       return GEV_OK;
     }
-    if (msg.type == kWsOpen) p->ws = true;  // a WebSocket client: its upgrade was accepted
+    if (msg.type == kWsOpen) {  // a WebSocket client: its upgrade is accepted after this
+      p->ws = true;
+      if (p->up) Conn(p->up).resume_reading();
+      return GEV_OK;
+    }
     if (msg.type != 0 && msg.type != GEV_WS_TEXT && msg.type != GEV_WS_BINARY) return GEV_OK;
     if (p->up) Conn(p->up).send({sizeof(gev_frame), 0, msg.data, {}});  // (closing if it failed)
     return GEV_OK;
@@ -158,16 +162,20 @@ class Proxy : public gev::sdk::Handler {
     auto* p = static_cast<Pair*>(c.context());
     if (!p) return;
     c.set_context(nullptr);
+    gev_conn* other;
     if (c.outbound()) {
       p->up = nullptr;
       upstreams_[p->upstream].active.fetch_sub(1);
-      if (p->client) Conn(p->client).close();  // after what it has for the client
+      other = p->client;
     } else {
       p->client = nullptr;
       metric(pairs_open_, -1);
-      if (p->up) Conn(p->up).close();
+      other = p->up;
     }
     if (!p->client && !p->up && !p->dialing) delete p;  // (a dial in flight frees it later)
+    // Last: the other side's close may run its on_close now, which finds this side gone
+    // (and frees the pair). It sends what it holds for its peer first.
+    if (other) Conn(other).close();
   }
 
  private:
@@ -186,6 +194,9 @@ class Proxy : public gev::sdk::Handler {
     p->up = up.get();
     Conn client(p->client);
     client.link(up, high_, low_);
+    // A WebSocket client hears nothing before its upgrade is answered: an upstream that
+    // speaks first (a banner) waits until then.
+    if (!p->ws && client.protocol() == "websocket") up.pause_reading();
     if (proxy_protocol_) up.send(proxy_header(client, proxy_protocol_));
     client.resume_reading();
     return GEV_OK;

@@ -356,6 +356,20 @@ async def bridge(port):
             check(got == data, "%d bytes over the bridge came back as %d" % (n, len(got)))
 
 
+async def bridge_banner(port):
+    async with websockets.connect("ws://127.0.0.1:%d/" % port) as ws:
+        m = await asyncio.wait_for(ws.recv(), OP_TIMEOUT)
+        check(m == b"banner\n", "the bridge's first message: %r, not the upstream's banner" % m)
+        await ws.send(b"after the banner")
+        m = await asyncio.wait_for(ws.recv(), OP_TIMEOUT)
+        check(m == b"after the banner", "the echo after the banner: %r" % m)
+
+
+def banner_serve(c):
+    c.sendall(b"banner\n")
+    echo_serve(c)
+
+
 def main():
     host_path, module_dir, _ = parse_args(sys.argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -437,8 +451,16 @@ def main():
         # The bridge, and a reload of the proxy under a fleet.
         point_at(["127.0.0.1:%d" % echo_port])
         asyncio.run(bridge(ports["bridge"]))
-        print("ok   WebSocket-to-TCP bridge: binary messages to a TCP echo and back (websockets)",
-              flush=True)
+        banner = Upstream(banner_serve)
+        point_at(["127.0.0.1:%d" % banner.port])
+        asyncio.run(bridge_banner(ports["bridge"]))
+        s = connect(p)  # over raw the banner comes at once, before the client says anything
+        check(recv_all(s, 7) == b"banner\n", "a raw client did not hear the upstream's banner")
+        s.close()
+        banner.close()
+        point_at(["127.0.0.1:%d" % echo_port])
+        print("ok   WebSocket-to-TCP bridge: binary messages to a TCP echo and back (websockets); "
+              "an upstream that speaks first is heard after the upgrade", flush=True)
 
         keep = connect(p)
         check(echo_through(p, b"warm") == b"warm", "echo before the fleet")

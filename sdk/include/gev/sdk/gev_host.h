@@ -182,6 +182,9 @@ typedef struct gev_host_api {
    * GEV_ERR_INVALID for connections on different loops; GEV_ERR_CLOSED if one closed. */
   gev_status (*conn_link)(gev_conn* a, gev_conn* b, uint64_t high, uint64_t low);
   void (*conn_unlink)(gev_conn* c); /* [loop] */
+  /* [loop] Writes the name of the protocol module serving the connection ("raw",
+   * "websocket"; NUL-terminated, truncated to cap) and returns its full length. */
+  uint32_t (*conn_protocol)(const gev_conn* c, char* buf, uint32_t cap);
 } gev_host_api;
 
 GEV_EXTERN_C_END

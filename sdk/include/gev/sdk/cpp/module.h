@@ -144,9 +144,16 @@ class Conn {
   void unlink() {
     if (has_1_4()) api()->conn_unlink(c_);
   }
+  // The protocol module serving it ("raw", "websocket"); empty on an older host.
+  std::string protocol() const {
+    if (!has_1_4()) return {};
+    char buf[64];
+    api()->conn_protocol(c_, buf, sizeof buf);
+    return buf;
+  }
   static bool has_1_4() {
     const gev_host_api* h = api();
-    return h && h->size >= offsetof(gev_host_api, conn_unlink) + sizeof(h->conn_unlink);
+    return h && h->size >= offsetof(gev_host_api, conn_protocol) + sizeof(h->conn_protocol);
   }
 
  private:
