@@ -1,5 +1,7 @@
 // Connection: the read path (decode in place from the loop's buffer, keep only
-// leftovers), the write path (write directly, buffer the rest, backpressure) and close.
+// leftovers) and the write path (write directly, buffer the rest, backpressure). The
+// transport's share is in connection_transport.cc; closing, pausing and coupling in
+// connection_control.cc.
 #include "gev/connection.h"
 
 #include <sys/socket.h>
@@ -8,11 +10,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <stdexcept>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "connection_io.h"
 #include "gev/log.h"
 #include "poller.h"
 #include "service.h"
@@ -32,10 +34,6 @@ ssize_t send_iov(int fd, iovec* iov, int count) {
   msg.msg_iov = iov;
   msg.msg_iovlen = static_cast<size_t>(count);
   return ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-}
-
-bool transient(int err) {
-  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 }  // namespace
 
@@ -155,7 +153,7 @@ void Connection::handle_read(bool hangup) {
     peer_ended();
     return;
   }
-  if (transient(errno)) return;
+  if (detail::transient(errno)) return;
   GEV_DEBUG("conn %llu: read: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
   close_now(CloseReason::kPeerReset);
 }
@@ -192,106 +190,12 @@ void Connection::deliver(uint8_t* buf, size_t n) {
   }
 }
 
-// With a transport: wire bytes into the loop's wire buffer, plaintext into its read
-// buffer, the transport's own output (handshake, alerts) sent at once.
-void Connection::handle_transport_read() {
-  uint8_t* wire = loop_.wire_buffer();
-  ssize_t n = ::read(fd_, wire, EventLoop::kReadBufferSize);
-  if (n == 0) {
-    bool clean = transport_->clean_end();
-    GEV_DEBUG("conn %llu: peer closed%s", static_cast<unsigned long long>(id_),
-              clean ? "" : " without ending its stream (truncated)");
-    if (clean) {
-      peer_ended();
-    } else {
-      peer_eof_ = true;
-      close_after_flush(CloseReason::kTransportError);
-    }
-    return;
-  }
-  if (n < 0) {
-    if (transient(errno)) return;
-    GEV_DEBUG("conn %llu: read: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
-    close_now(CloseReason::kPeerReset);
-    return;
-  }
-  counters().bytes_in.add(static_cast<uint64_t>(n));
-  last_active_ms_ = loop_.now_ms();
-  std::span<const uint8_t> in(wire, static_cast<size_t>(n));
-  uint8_t* plain = loop_.read_buffer();
-  for (;;) {
-    Transport::Input r = transport_->input(in, {plain, EventLoop::kReadBufferSize});
-    in = {};
-    send_transport_output();
-    if (state_ == State::kClosed) return;
-    if (r.error) {
-      GEV_INFO("conn %llu from %s: %s; closing", static_cast<unsigned long long>(id_),
-               peer_.to_string().c_str(), r.error);
-      close_after_flush(CloseReason::kTransportError);  // after the alert, if any
-      return;
-    }
-    // (Not once a close or stop began: a handler never meets a connection it cannot use.)
-    if (!announced_ && state_ == State::kConnected && transport_->established()) {
-      announce();
-      if (state_ != State::kConnected) return;
-    }
-    if (r.plain > 0) deliver(plain, r.plain);
-    if (state_ != State::kConnected) return;
-    if (r.end) {
-      peer_ended();
-      return;
-    }
-    if (!r.more) return;
-  }
-}
-
-// The replies of one flush, to the transport in as few pieces as a TLS record holds:
-// small pieces (a WebSocket header, then its payload, then the next message's) are
-// gathered in the loop's wire buffer (free between reads) up to 16 KiB, so a batch of
-// replies becomes one record, not one per piece; a large piece goes through as it is.
-bool Connection::output_through_transport(const iovec* iov, int count) {
-  constexpr size_t kRecord = 16384;  // the most plaintext one TLS record carries
-  uint8_t* stage = loop_.wire_buffer();
-  size_t staged = 0;
-  for (int i = 0; i < count; ++i) {
-    const auto* p = static_cast<const uint8_t*>(iov[i].iov_base);
-    size_t len = iov[i].iov_len;
-    while (len > 0) {
-      if (staged == 0 && len >= kRecord) {
-        if (!transport_->output({p, len})) return false;
-        break;
-      }
-      size_t take = std::min(len, kRecord - staged);
-      std::memcpy(stage + staged, p, take);
-      staged += take;
-      p += take;
-      len -= take;
-      if (staged == kRecord) {
-        if (!transport_->output({stage, staged})) return false;
-        staged = 0;
-      }
-    }
-  }
-  return staged == 0 || transport_->output({stage, staged});
-}
-
-// What the transport has to send: written if nothing is queued, else queued.
-void Connection::send_transport_output() {
-  while (state_ != State::kClosed) {
-    std::span<const uint8_t> out = transport_->pending_output();
-    if (out.empty()) return;
-    bool ok = send_or_buffer(out.data(), out.size());  // sent, or queued in out_
-    transport_->consume_output(out.size());
-    if (!ok) return;
-  }
-}
-
 bool Connection::send_or_buffer(const uint8_t* p, size_t n) {
   size_t written = 0;
   if (out_.empty()) {
     ssize_t w = ::send(fd_, p, n, MSG_NOSIGNAL);
     if (w < 0) {
-      if (!transient(errno)) {
+      if (!detail::transient(errno)) {
         GEV_DEBUG("conn %llu: write: %s", static_cast<unsigned long long>(id_),
                   std::strerror(errno));
         close_now(CloseReason::kPeerReset);
@@ -374,7 +278,7 @@ void Connection::handle_write() {
                   {const_cast<uint8_t*>(s.second.data()), s.second.size()}};
   ssize_t n = send_iov(fd_, iov, s.second.empty() ? 1 : 2);
   if (n < 0) {
-    if (transient(errno)) return;
+    if (detail::transient(errno)) return;
     GEV_DEBUG("conn %llu: write: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
     close_now(CloseReason::kPeerReset);
     return;
@@ -446,7 +350,7 @@ void Connection::flush(WriteBatch& batch) {
   if (out_.empty()) {
     ssize_t n = send_iov(fd_, iov, count);
     if (n < 0) {
-      if (!transient(errno)) {
+      if (!detail::transient(errno)) {
         GEV_DEBUG("conn %llu: write: %s", static_cast<unsigned long long>(id_),
                   std::strerror(errno));
         close_now(CloseReason::kPeerReset);
@@ -491,44 +395,6 @@ bool Connection::buffer_output(const uint8_t* p, size_t n) {
   return true;
 }
 
-void Connection::output_shrank() {
-  if (coupled_ && coupled_->coupled_paused_ && out_.size() <= couple_low_)
-    coupled_->set_coupled_pause(false);
-}
-
-void Connection::set_coupled_pause(bool paused) {
-  coupled_paused_ = paused;
-  update_interest();
-}
-
-void Connection::couple(Connection& other, size_t high, size_t low) {
-  loop_.assert_in_loop_thread();
-  if (&other.loop_ != &loop_)
-    throw std::invalid_argument("Connection::couple: the two connections are on different loops");
-  if (&other == this) throw std::invalid_argument("Connection::couple: a connection with itself");
-  decouple();
-  other.decouple();
-  if (state_ == State::kClosed || other.state_ == State::kClosed) return;
-  if (high == 0) high = service_.options.write_high_water;
-  if (low == 0 || low > high) low = std::min(high, service_.options.write_low_water);
-  coupled_ = &other;
-  other.coupled_ = this;
-  couple_high_ = other.couple_high_ = high;
-  couple_low_ = other.couple_low_ = low;
-  // Either may be behind already.
-  if (out_.size() > high) other.set_coupled_pause(true);
-  if (other.out_.size() > high) set_coupled_pause(true);
-}
-
-void Connection::decouple() {
-  Connection* other = coupled_;
-  if (!other) return;
-  coupled_ = nullptr;
-  other->coupled_ = nullptr;
-  if (coupled_paused_) set_coupled_pause(false);
-  if (other->coupled_paused_) other->set_coupled_pause(false);
-}
-
 void Connection::after_output_drained() {
   out_.shrink();
   backpressure_paused_ = false;
@@ -559,151 +425,6 @@ void Connection::update_interest() {
     loop_.update_io(fd_, interest_, want);
     interest_ = want;
   }
-}
-
-// ---------------------------------------------------------------- control
-
-void Connection::close() {
-  loop_.run_in_loop([self = shared_from_this()] { self->close_after_flush(CloseReason::kLocal); });
-}
-
-void Connection::abort() {
-  loop_.run_in_loop([self = shared_from_this()] { self->close_now(CloseReason::kLocal); });
-}
-
-void Connection::shutdown_write() {
-  loop_.run_in_loop([self = shared_from_this()] {
-    if (self->state_ == State::kClosed || self->write_shut_) return;
-    self->shutdown_pending_ = true;
-    // Inside a read, replies gathered so far leave first (process() finishes the job).
-    if (self->out_.empty() && !self->current_batch_) self->after_output_drained();
-  });
-}
-
-void Connection::pause_reading() {
-  loop_.run_in_loop([self = shared_from_this()] {
-    self->user_paused_ = true;
-    self->update_interest();
-  });
-}
-
-void Connection::resume_reading() {
-  loop_.run_in_loop([self = shared_from_this()] {
-    self->user_paused_ = false;
-    self->update_interest();
-    // Input that arrived while paused is decoded now (from inside a dispatch, on the
-    // next read instead).
-    if (!self->in_.empty() && self->state_ == State::kConnected && !self->dispatching_) {
-      self->dispatching_ = true;
-      self->process(self->in_.linearize(), true);
-      self->dispatching_ = false;
-      self->maybe_finish();
-    }
-  });
-}
-
-void Connection::begin_stopping(CloseReason reason) {
-  if (state_ != State::kConnected || stopping_) return;
-  // However it then closes (its closing handshake, the peer, a deadline), it is counted
-  // as closed by the stop or drain.
-  stopping_ = true;
-  close_reason_ = reason;
-  bool closes_itself = false;
-  if (announced_) run_guarded([&] { closes_itself = service_.handler.on_stopping(*this); });
-  if (!closes_itself) close_after_flush(reason);
-}
-
-void Connection::run_guarded(const std::function<void()>& fn) {
-  // As a dispatch does: a close that fn causes (a failed write, close()) finishes, and
-  // on_close runs, only after fn has returned, so what fn's callers hold stays valid.
-  auto keep = shared_from_this();
-  bool was = dispatching_;
-  dispatching_ = true;
-  fn();
-  dispatching_ = was;
-  maybe_finish();
-}
-
-void Connection::close_after_flush(CloseReason reason) {
-  if (state_ != State::kConnected) return;
-  state_ = State::kClosing;
-  if (!stopping_) close_reason_ = reason;
-  if (transport_ && !write_shut_) {  // close_notify, after the replies
-    if (current_batch_) {
-      // Inside a read: the replies gathered so far (this message's too) are not in the
-      // transport yet; process() ends the stream once it has flushed them.
-      close_notify_pending_ = true;
-    } else {
-      transport_->end_output();
-      send_transport_output();
-      if (state_ == State::kClosed) return;
-    }
-  }
-  update_interest();  // drops read interest
-  // A peer that never reads must not hold the connection open forever. (If nothing
-  // is pending, maybe_finish closes now or when the dispatch unwinds, and cancels this.)
-  arm_close_deadline();
-  maybe_finish();
-}
-
-void Connection::arm_close_deadline() {
-  uint64_t ms = static_cast<uint64_t>(service_.options.close_timeout.count());
-  if (ms > 0) loop_.wheel().schedule(&idle_node_, loop_.now_ms() + ms);
-}
-
-void Connection::maybe_finish() {
-  // Inside a dispatch the close waits until the dispatch unwinds (handle_io or start).
-  if (state_ == State::kConnected || dispatching_ || fd_ < 0) return;
-  if (state_ == State::kClosed || (state_ == State::kClosing && out_.empty())) finish_close();
-}
-
-void Connection::close_now(CloseReason reason) {
-  if (state_ == State::kClosed) return;
-  if (state_ == State::kConnected && !stopping_) close_reason_ = reason;
-  state_ = State::kClosed;
-  maybe_finish();
-}
-
-void Connection::on_idle_check() {
-  if (state_ == State::kClosing) {
-    GEV_DEBUG("conn %llu: output not drained within close_timeout, closing",
-              static_cast<unsigned long long>(id_));
-    close_now(close_reason_);
-    return;
-  }
-  if (service_.options.idle_timeout.count() <= 0) return;
-  uint64_t deadline =
-      last_active_ms_ + static_cast<uint64_t>(service_.options.idle_timeout.count());
-  if (loop_.now_ms() < deadline) {
-    loop_.wheel().schedule(&idle_node_, deadline);
-    return;
-  }
-  GEV_DEBUG("conn %llu: idle for %lld ms, closing", static_cast<unsigned long long>(id_),
-            static_cast<long long>(service_.options.idle_timeout.count()));
-  close_now(CloseReason::kIdleTimeout);
-}
-
-void Connection::finish_close() {
-  if (fd_ < 0) return;
-  state_ = State::kClosed;
-  loop_.wheel().cancel(&idle_node_);
-  loop_.remove_io(fd_, interest_);
-  interest_ = 0;
-  ::close(fd_);
-  fd_ = -1;
-  loop_.detach(this);
-  counters().closed[static_cast<size_t>(close_reason_)].add(1);
-  service_.live.fetch_sub(1, std::memory_order_relaxed);
-  in_.clear();
-  in_.shrink();
-  counters().output_buffered.add(0 - static_cast<uint64_t>(out_.size()));
-  out_.clear();
-  out_.shrink();
-  decouple();  // the other side reads again: this one's output is gone
-  if (announced_) service_.handler.on_close(*this);  // once per on_connect
-  if (closed_hook_) std::exchange(closed_hook_, nullptr)(*this);
-  // Last: may destroy *this.
-  std::shared_ptr<Connection> keep = std::move(self_);
 }
 
 }  // namespace gev
