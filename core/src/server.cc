@@ -312,26 +312,32 @@ void Server::on_accept(ListenerEntry& entry, EventLoop& accepting, int fd,
   });
 }
 
-EventLoop* Server::choose_loop(ListenerEntry& entry) {
-  const Options& o = entry.service->options;
+namespace {
+// The loop for a new connection by the options' load balance; `next` gives the
+// round-robin cursor's next value, and is called only when round-robin decides.
+template <class Next>
+EventLoop* pick_loop(const Options& o, std::span<EventLoop* const> loops, Next next) {
   switch (o.load_balance) {
     case LoadBalance::kLeastConnections: {
-      EventLoop* best = loop_ptrs_[0];
-      for (EventLoop* l : loop_ptrs_)
+      EventLoop* best = loops[0];
+      for (EventLoop* l : loops)
         if (l->connection_count() < best->connection_count()) best = l;
       return best;
     }
     case LoadBalance::kCustom:
       if (o.chooser) {
-        if (EventLoop* l = o.chooser(loop_ptrs_)) return l;
+        if (EventLoop* l = o.chooser(loops)) return l;
       }
       [[fallthrough]];
     case LoadBalance::kRoundRobin:
       break;
   }
-  EventLoop* l = loop_ptrs_[entry.next_loop];
-  entry.next_loop = (entry.next_loop + 1) % loop_ptrs_.size();
-  return l;
+  return loops[next() % loops.size()];
+}
+}  // namespace
+
+EventLoop* Server::choose_loop(ListenerEntry& entry) {
+  return pick_loop(entry.service->options, loop_ptrs_, [&entry] { return entry.next_loop++; });
 }
 
 void Server::stop() {
@@ -537,16 +543,8 @@ DialId Server::connect(size_t dialer, std::string address, ConnectOptions opts) 
   if (!loop)
     for (EventLoop* l : loop_ptrs_)
       if (l->in_loop_thread()) loop = l;
-  if (!loop) {
-    const Options& o = svc->options;
-    if (o.load_balance == LoadBalance::kCustom && o.chooser) loop = o.chooser(loop_ptrs_);
-    if (!loop && o.load_balance == LoadBalance::kLeastConnections) {
-      loop = loop_ptrs_[0];
-      for (EventLoop* l : loop_ptrs_)
-        if (l->connection_count() < loop->connection_count()) loop = l;
-    }
-    if (!loop) loop = loop_ptrs_[next_dial_loop_.fetch_add(1) % loop_ptrs_.size()];
-  }
+  if (!loop)  // (any thread: the cursor is atomic)
+    loop = pick_loop(svc->options, loop_ptrs_, [this] { return next_dial_loop_.fetch_add(1); });
   size_t i = loop->index();
   DialId id = (next_dial_.fetch_add(1) << 16) | i;
   detail::DialTable* table = dial_tables_[i].get();
