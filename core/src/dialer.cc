@@ -130,7 +130,7 @@ void DialTable::attempt(Dial& d) {
       late->deadline = 0;
       fail(*late, DialError::kTimedOut, ETIMEDOUT);
     });
-  if (std::optional<SocketAddress> a = SocketAddress::parse(d.address)) {
+  if (std::optional<SocketAddress> a = SocketAddress::parse_numeric(d.address)) {
     d.candidates.push_back(*a);
     try_next(d);
     return;

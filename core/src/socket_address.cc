@@ -13,6 +13,16 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) return std::nullopt;
   std::string_view host = text.substr(0, colon);
+  if (host.empty() || host == "localhost")  // a listener's shorthands
+    return parse_numeric(std::string(host.empty() ? "0.0.0.0" : "127.0.0.1") +
+                         std::string(text.substr(colon)));
+  return parse_numeric(text);
+}
+
+std::optional<SocketAddress> SocketAddress::parse_numeric(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string_view host = text.substr(0, colon);
   std::string_view port_text = text.substr(colon + 1);
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
@@ -27,8 +37,7 @@ std::optional<SocketAddress> SocketAddress::parse(std::string_view text) {
     if (inet_pton(AF_INET6, h.c_str(), &a.storage_.v6.sin6_addr) != 1) return std::nullopt;
     return a;
   }
-  std::string h(host.empty() ? "0.0.0.0" : host);
-  if (h == "localhost") h = "127.0.0.1";
+  std::string h(host);
   a.storage_.v4.sin_family = AF_INET;
   a.storage_.v4.sin_port = htons(static_cast<uint16_t>(port));
   if (inet_pton(AF_INET, h.c_str(), &a.storage_.v4.sin_addr) != 1) return std::nullopt;

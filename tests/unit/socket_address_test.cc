@@ -65,6 +65,13 @@ TEST_CASE("SocketAddress shorthands") {
   CHECK(local->to_string() == "127.0.0.1:1");
 }
 
+TEST_CASE("SocketAddress::parse_numeric takes IP literals only (a dial resolves names)") {
+  CHECK(SocketAddress::parse_numeric("127.0.0.1:80")->to_string() == "127.0.0.1:80");
+  CHECK(SocketAddress::parse_numeric("[::1]:80")->to_string() == "[::1]:80");
+  CHECK_FALSE(SocketAddress::parse_numeric("localhost:80").has_value());
+  CHECK_FALSE(SocketAddress::parse_numeric(":80").has_value());
+}
+
 TEST_CASE("SocketAddress rejects malformed input") {
   const char* bad[] = {
       "1.2.3.4",        // no port

@@ -16,6 +16,9 @@ class SocketAddress {
   SocketAddress() { storage_.v6 = {}; }
   // "127.0.0.1:80", "[::1]:80", ":80" or "0.0.0.0:80" (any address). nullopt if malformed.
   static std::optional<SocketAddress> parse(std::string_view host_port);
+  // IP literals only ("127.0.0.1:80", "[::1]:80"): no shorthand, no name (a dial resolves
+  // "localhost" like any other name).
+  static std::optional<SocketAddress> parse_numeric(std::string_view host_port);
   static SocketAddress from(const sockaddr* sa, socklen_t len);
   static SocketAddress local_of(int fd);  // getsockname
   static SocketAddress peer_of(int fd);   // getpeername
