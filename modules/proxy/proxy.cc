@@ -53,7 +53,6 @@ struct Pair {
   bool dialing = false;
   size_t upstream = 0;
   uint32_t tries = 0;
-  bool client_eof = false, up_eof = false;
   bool ws = false;  // the client speaks WebSocket (its messages are text or binary)
 };
 
@@ -152,7 +151,6 @@ class Proxy : public gev::sdk::Handler {
     auto* p = static_cast<Pair*>(c.context());
     if (!p) return false;
     gev_conn* other = c.outbound() ? p->client : p->up;
-    (c.outbound() ? p->up_eof : p->client_eof) = true;
     if (!other) return false;
     Conn(other).shutdown_write();  // the FIN travels on; this side may still be written
     return true;
@@ -238,7 +236,7 @@ class Proxy : public gev::sdk::Handler {
   // PROXY protocol (haproxy.org/download/2.6/doc/proxy-protocol.txt) for the client's
   // connection: v1 a text line, v2 a binary header.
   static std::string proxy_header(Conn c, int version) {
-    std::string src = c.peer_address(), dst = local_address(c);
+    std::string src = c.peer_address(), dst = c.local_address();
     auto split = [](const std::string& a, std::string* host, uint16_t* port) {
       size_t colon = a.rfind(':');
       *host = a.substr(0, colon);
@@ -270,11 +268,6 @@ class Proxy : public gev::sdk::Handler {
     h.append(reinterpret_cast<const char*>(&nsp), 2);
     h.append(reinterpret_cast<const char*>(&ndp), 2);
     return h;
-  }
-  static std::string local_address(Conn c) {
-    char buf[64];
-    gev::sdk::host_api()->conn_local_address(c.get(), buf, sizeof buf);
-    return buf;
   }
   static void metric(gev_metric* m, int64_t d) {
     if (m) gev::sdk::host_api()->metric_add(m, d);

@@ -101,6 +101,11 @@ class Conn {
     api()->conn_peer_address(c_, buf, sizeof buf);
     return buf;
   }
+  std::string local_address() const {
+    char buf[64];
+    api()->conn_local_address(c_, buf, sizeof buf);
+    return buf;
+  }
   // Over TLS (ABI 1.3 host): what the handshake negotiated; false on a plain connection
   // or an older host.
   bool tls(TlsInfo* out) const {
