@@ -142,11 +142,12 @@ void Connection::handle_read(bool hangup) {
     if (!hangup || state_ != State::kConnected) return;
     n = ::read(fd_, buf, want);
   }
-  if (n > 0) {
+  for (int reads = 1; n > 0; ++reads) {
     counters().bytes_in.add(static_cast<uint64_t>(n));
     last_active_ms_ = loop_.now_ms();
     deliver(buf, static_cast<size_t>(n));
-    return;
+    if (!read_on(static_cast<size_t>(n) == want, reads)) return;
+    n = ::read(fd_, buf, want);
   }
   if (n == 0) {
     GEV_DEBUG("conn %llu: peer closed", static_cast<unsigned long long>(id_));
@@ -156,6 +157,14 @@ void Connection::handle_read(bool hangup) {
   if (detail::transient(errno)) return;
   GEV_DEBUG("conn %llu: read: %s", static_cast<unsigned long long>(id_), std::strerror(errno));
   close_now(CloseReason::kPeerReset);
+}
+
+// A coupled connection whose read filled its piece reads again at once while the other
+// side has sent everything on (HAProxy's loop): one poller round per 16 KiB read cost
+// bulk transfers ~4 epoll_wait calls per 64 KiB message where HAProxy makes 0.4.
+bool Connection::read_on(bool full, int reads) const {
+  return full && coupled_ != nullptr && reads < kCoupledReads && state_ == State::kConnected &&
+         !user_paused_ && !coupled_paused_ && !peer_eof_ && coupled_->out_.empty();
 }
 
 // The peer sends no more. The handler may keep the connection open to write on (a proxy

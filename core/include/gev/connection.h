@@ -129,6 +129,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void peer_ended();
   void update_interest();
   static constexpr size_t kCoupledReadSize = 16 * 1024;  // per read() while coupled
+  static constexpr int kCoupledReads = 8;  // reads per readiness event while coupled
+  bool read_on(bool full, int reads) const;
   void set_coupled_pause(bool paused);
   void output_shrank();  // out_ lost bytes: resume the coupled side at its low mark
   void on_idle_check();
