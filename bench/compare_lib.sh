@@ -32,7 +32,7 @@ compare_run() {
   # Server ports stay below the ephemeral range so client ports never collide.
   PORT=$((20000 + RANDOM % 10000))
   SERVER_PID=""
-  declare -gA TPUT NSMSG P99 OK FAIL
+  declare -gA TPUT NSMSG P50 P99 OK FAIL
   ERRLOG=$(mktemp)
   trap 'exit 130' INT TERM
   trap 'compare_stop_server; rm -f "$ERRLOG"' EXIT
@@ -98,9 +98,10 @@ compare_run_one() {
     echo "$PROG: $name did not listen on port $PORT within 5 s" >&2
   fi
   compare_stop_server
-  local tput ns p99
+  local tput ns p50 p99
   tput=$(compare_json_get 'msgs/s' "$out")
   ns=$(compare_json_get server_cpu_ns_per_msg "$out")
+  p50=$(compare_json_get p50_us "$out")
   p99=$(compare_json_get p99_us "$out")
   if ((rc != 0)) || [[ -z $tput || -z $ns ]]; then
     FAIL[$key]=$((${FAIL[$key]:-0} + 1))
@@ -110,9 +111,10 @@ compare_run_one() {
   fi
   TPUT[$key]+="$tput "
   NSMSG[$key]+="$ns "
+  P50[$key]+="$p50 "
   P99[$key]+="$p99 "
   OK[$key]=$((${OK[$key]:-0} + 1))
-  echo "  $scen $name: msgs/s=$tput server_ns/msg=$ns p99_us=$p99" >&2
+  echo "  $scen $name: msgs/s=$tput server_ns/msg=$ns p50_us=$p50 p99_us=$p99" >&2
 }
 
 compare_median() {  # median of whitespace-separated numbers; empty if none
@@ -129,9 +131,9 @@ compare_ratio() {  # compare_ratio A B -> A/B with 2 decimals, "n/a" if unknown
 compare_table() {  # compare_table TITLE COLUMN
   echo "$1"
   echo
-  echo "| scenario | $2 | msgs/s | msgs/s vs $BASELINE | server ns/msg | ns/msg vs $BASELINE | p99 us | ok/failed |"
-  echo "|---|---|---:|---:|---:|---:|---:|---|"
-  local failed=0 scen name key base_t base_n t n p f
+  echo "| scenario | $2 | msgs/s | msgs/s vs $BASELINE | server ns/msg | ns/msg vs $BASELINE | p50 us | p99 us | ok/failed |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
+  local failed=0 scen name key base_t base_n t n p50 p f
   for scen in "${SCEN_NAMES[@]}"; do
     base_t=$(compare_median "${TPUT[$scen|$BASELINE]:-}")
     base_n=$(compare_median "${NSMSG[$scen|$BASELINE]:-}")
@@ -139,12 +141,13 @@ compare_table() {  # compare_table TITLE COLUMN
       key="$scen|$name"
       t=$(compare_median "${TPUT[$key]:-}")
       n=$(compare_median "${NSMSG[$key]:-}")
+      p50=$(compare_median "${P50[$key]:-}")
       p=$(compare_median "${P99[$key]:-}")
       f=${FAIL[$key]:-0}
       ((f == 0)) || failed=1
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s/%s |\n' "$scen" "$name" \
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s/%s |\n' "$scen" "$name" \
         "${t:-n/a}" "$(compare_ratio "$t" "$base_t")" "${n:-n/a}" \
-        "$(compare_ratio "$n" "$base_n")" "${p:-n/a}" "${OK[$key]:-0}" "$f"
+        "$(compare_ratio "$n" "$base_n")" "${p50:-n/a}" "${p:-n/a}" "${OK[$key]:-0}" "$f"
     done
   done
   return "$failed"
