@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "connection_io.h"
+#include "datagram_socket.h"
 #include "gev/log.h"
 #include "poller.h"
 #include "service.h"
@@ -53,13 +54,23 @@ Connection::Connection(EventLoop& loop, detail::Service& service, int fd, const 
 }
 
 Connection::~Connection() {
-  if (fd_ >= 0) ::close(fd_);  // only if never started
+  if (fd_ >= 0 && !datagram_) ::close(fd_);  // only if never started
 }
 
 bool Connection::start() {
   loop_.assert_in_loop_thread();
   self_ = shared_from_this();
   last_active_ms_ = loop_.now_ms();
+  if (datagram_) {  // its socket reads for it: nothing to watch, no transport
+    loop_.attach(this);
+    if (service_.options.idle_timeout.count() > 0)
+      loop_.wheel().schedule(
+          &idle_node_,
+          last_active_ms_ + static_cast<uint64_t>(service_.options.idle_timeout.count()));
+    counters().opened.add(1);
+    announce();
+    return true;
+  }
   interest_ = kReadable;
   try {
     loop_.add_io(fd_, interest_, this);
@@ -281,6 +292,38 @@ void Connection::process(std::span<const uint8_t> in, bool from_ring) {
   if (in_.empty()) in_.shrink();  // an idle connection holds no input buffer
 }
 
+// One datagram, one frame: the protocol must take all of it as one message (an empty
+// datagram too), or the datagram is dropped and counted; the peer is not closed.
+void Connection::deliver_datagram(std::span<const uint8_t> in) {
+  if (state_ != State::kConnected) return;
+  last_active_ms_ = loop_.now_ms();
+  dispatching_ = true;
+  Protocol& protocol = service_.protocol;
+  DecodeResult r = protocol.decode(*this, in);
+  if (r.status != DecodeStatus::kFrame || r.consumed != in.size()) {
+    datagram_->count_drop(DatagramDrop::kDecodeError);
+    GEV_DEBUG("conn %llu from %s: datagram of %zu bytes dropped: %s",
+              static_cast<unsigned long long>(id_), peer_.to_string().c_str(), in.size(),
+              r.status == DecodeStatus::kError ? (r.error ? r.error : "decode error")
+              : r.status == DecodeStatus::kNeedMore ? "not a whole frame"
+                                                    : "more than one frame");
+  } else {
+    counters().messages_in.add(1);
+    std::span<const uint8_t> reply = service_.handler.on_message(*this, r.frame);
+    // (A send inside on_message is a datagram of its own, queued before this reply.)
+    if (reply.data() != nullptr && state_ != State::kClosed) {
+      WriteBatch& batch = loop_.acquire_batch();
+      batch.reset(in);
+      protocol.encode(*this, Frame{reply, r.frame.type, r.frame.meta}, batch);
+      counters().messages_out.add(1);
+      flush(batch);
+      loop_.release_batch();
+    }
+  }
+  dispatching_ = false;
+  maybe_finish();
+}
+
 void Connection::handle_write() {
   RingBuffer::Spans s = out_.peek_all();
   iovec iov[2] = {{const_cast<uint8_t*>(s.first.data()), s.first.size()},
@@ -342,9 +385,14 @@ void Connection::send_in_loop(const Frame& msg) {
 }
 
 void Connection::flush(WriteBatch& batch) {
-  if (batch.empty() || state_ == State::kClosed) return;
+  // (An empty reply to a datagram is an empty datagram.)
+  if ((batch.empty() && !datagram_) || state_ == State::kClosed) return;
   iovec iov[WriteBatch::kMaxPieces + 1];
   int count = batch.to_iovec(iov);
+  if (datagram_) {  // one datagram, queued on the socket (sent with its batch)
+    datagram_->send(peer_, iov, count);
+    return;
+  }
   if (transport_) {
     if (!output_through_transport(iov, count)) {
       GEV_INFO("conn %llu from %s: %s; closing", static_cast<unsigned long long>(id_),
@@ -424,7 +472,7 @@ void Connection::after_output_drained() {
 }
 
 void Connection::update_interest() {
-  if (state_ == State::kClosed) return;
+  if (state_ == State::kClosed || datagram_) return;
   uint32_t want = 0;
   if (state_ == State::kConnected && !peer_eof_ && !backpressure_paused_ && !user_paused_ &&
       !coupled_paused_)

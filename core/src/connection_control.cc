@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "datagram_socket.h"
 #include "gev/connection.h"
 #include "gev/log.h"
 #include "poller.h"
@@ -29,6 +30,8 @@ void Connection::couple(Connection& other, size_t high, size_t low) {
   if (&other.loop_ != &loop_)
     throw std::invalid_argument("Connection::couple: the two connections are on different loops");
   if (&other == this) throw std::invalid_argument("Connection::couple: a connection with itself");
+  if (datagram_ || other.datagram_)
+    throw std::invalid_argument("Connection::couple: a datagram peer has no stream to pause");
   decouple();
   other.decouple();
   if (state_ == State::kClosed || other.state_ == State::kClosed) return;
@@ -63,6 +66,7 @@ void Connection::abort() {
 }
 
 void Connection::shutdown_write() {
+  if (datagram_) return;  // no stream to end
   loop_.run_in_loop([self = shared_from_this()] {
     if (self->state_ == State::kClosed || self->write_shut_) return;
     self->shutdown_pending_ = true;
@@ -72,6 +76,7 @@ void Connection::shutdown_write() {
 }
 
 void Connection::pause_reading() {
+  if (datagram_) return;  // its socket reads for every peer
   loop_.run_in_loop([self = shared_from_this()] {
     self->user_paused_ = true;
     self->update_interest();
@@ -79,6 +84,7 @@ void Connection::pause_reading() {
 }
 
 void Connection::resume_reading() {
+  if (datagram_) return;
   loop_.run_in_loop([self = shared_from_this()] {
     self->user_paused_ = false;
     self->update_interest();
@@ -178,9 +184,13 @@ void Connection::finish_close() {
   if (fd_ < 0) return;
   state_ = State::kClosed;
   loop_.wheel().cancel(&idle_node_);
-  loop_.remove_io(fd_, interest_);
+  if (datagram_) {
+    datagram_->forget(*this);  // the socket is shared: it stays
+  } else {
+    loop_.remove_io(fd_, interest_);
+    ::close(fd_);
+  }
   interest_ = 0;
-  ::close(fd_);
   fd_ = -1;
   loop_.detach(this);
   counters().closed[static_cast<size_t>(close_reason_)].add(1);

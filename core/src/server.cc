@@ -7,6 +7,7 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "datagram_socket.h"
 #include "dialer.h"
 #include "gev/log.h"
 #include "listener.h"
@@ -30,6 +31,9 @@ struct Server::ListenerEntry {
   std::unique_ptr<Protocol> own_protocol;
   std::unique_ptr<detail::Service> service;
   std::vector<std::unique_ptr<detail::Listener>> sockets;  // [0] on the main loop, or one per loop
+  // A UDP listener's sockets instead, each served by datagram_loops[i].
+  std::vector<std::unique_ptr<detail::DatagramSocket>> datagrams;
+  std::vector<EventLoop*> datagram_loops;
   SocketAddress bound;
   size_t next_loop = 0;  // round-robin cursor (acceptor thread)
   bool removed = false;  // by remove_listener (main loop): the stop has nothing to say of it
@@ -85,6 +89,13 @@ size_t Server::add_listener(Handler& handler, Options options, Protocol* protoco
   }
   if (options.write_low_water > options.write_high_water)
     options.write_low_water = options.write_high_water;
+  if (options.network == Network::kUdp) {
+    if (options.transport || !options.tls.cert_file.empty())
+      throw std::invalid_argument(label_of(options) + "a UDP listener has no TLS (DTLS is not built)");
+    if (options.idle_timeout.count() <= 0) options.idle_timeout = std::chrono::seconds(30);
+    if (options.max_datagram == 0 || options.max_datagram > 65535)
+      throw std::invalid_argument(label_of(options) + "max_datagram must be 1..65535 bytes");
+  }
   if (!options.transport && !options.tls.cert_file.empty()) {
     detail::TlsMaker make = detail::tls_maker();
     if (!make)
@@ -170,7 +181,11 @@ void Server::listen() {
     for (auto& entry : listeners_) open_listeners(*entry);
   } catch (...) {
     // Nothing runs yet: forget the attempt so the destructor does not wait for a stop.
-    for (auto& entry : listeners_) entry->sockets.clear();
+    for (auto& entry : listeners_) {
+      entry->sockets.clear();
+      entry->datagrams.clear();
+      entry->datagram_loops.clear();
+    }
     started_ = false;
     throw;
   }
@@ -179,6 +194,13 @@ void Server::listen() {
 
 void Server::start_listeners(ListenerEntry& entry) {
   const Options& o = entry.service->options;
+  if (o.network == Network::kUdp) {
+    for (size_t i = 0; i < entry.datagrams.size(); ++i)
+      entry.datagram_loops[i]->queue_in_loop([d = entry.datagrams[i].get()] { d->start(); });
+    GEV_INFO("%sserving udp %s (%zu sockets on %zu loops)", label(*entry.service).c_str(),
+             entry.bound.to_string().c_str(), entry.datagrams.size(), options_.loops);
+    return;
+  }
   for (size_t i = 0; i < entry.sockets.size(); ++i) {
     EventLoop& owner = o.reuse_port ? *loop_ptrs_[i] : *main_loop_;
     detail::Listener* l = entry.sockets[i].get();
@@ -190,6 +212,9 @@ void Server::start_listeners(ListenerEntry& entry) {
 
 // On the acceptor loop. A reuse_port socket belongs to its own loop.
 void Server::stop_listeners(ListenerEntry& entry) {
+  for (size_t i = 0; i < entry.datagrams.size(); ++i)  // (its peers close with it)
+    entry.datagram_loops[i]->run_in_loop([d = entry.datagrams[i].get()] { d->stop(); });
+  if (entry.service->options.network == Network::kUdp) return;
   if (!entry.service->options.reuse_port) {
     if (!entry.sockets.empty()) entry.sockets[0]->stop();
     return;
@@ -201,6 +226,10 @@ void Server::stop_listeners(ListenerEntry& entry) {
 void Server::open_listeners(ListenerEntry& entry) {
   const Options& o = entry.service->options;
   std::optional<SocketAddress> addr = SocketAddress::parse(o.address);
+  if (o.network == Network::kUdp) {
+    open_datagram_sockets(entry, addr);
+    return;
+  }
   if (!addr && o.listen_fd < 0)
     throw std::invalid_argument("bad listen address '" + o.address + "'");
   ListenerEntry* e = &entry;
@@ -227,6 +256,38 @@ void Server::open_listeners(ListenerEntry& entry) {
         *loop, fd, entry.service->counters_for(loop->index()),
         [this, e, loop](int cfd, const SocketAddress& peer) { on_accept(*e, *loop, cfd, peer); }));
   }
+}
+
+// UDP: the sockets handed in, or one per loop (a SO_REUSEPORT group where the kernel
+// spreads by flow, so a peer's datagrams keep reaching the same loop and its table).
+void Server::open_datagram_sockets(ListenerEntry& entry, const std::optional<SocketAddress>& addr) {
+  const Options& o = entry.service->options;
+  std::vector<int> fds = o.listen_fds;
+  if (o.listen_fd >= 0) fds.push_back(o.listen_fd);
+  auto add = [&](int fd) {
+    EventLoop* loop = loop_ptrs_[entry.datagrams.size() % loop_ptrs_.size()];
+    entry.datagrams.push_back(std::make_unique<detail::DatagramSocket>(*loop, fd, *entry.service));
+    entry.datagram_loops.push_back(loop);
+  };
+  bool group = detail::reuseport_option().balances && loop_ptrs_.size() > 1;
+  if (fds.empty()) {
+    if (!addr) throw std::invalid_argument("bad listen address '" + o.address + "'");
+    SocketAddress at = *addr;
+    for (size_t i = 0; i < (group ? loop_ptrs_.size() : 1); ++i) {
+      int fd = detail::open_datagram_socket(at, group);
+      if (i == 0) at = entry.bound = SocketAddress::local_of(fd);
+      add(fd);
+    }
+    return;
+  }
+  for (int fd : fds) {
+    detail::adopt_datagram_socket(fd);
+    add(fd);
+  }
+  entry.bound = SocketAddress::local_of(fds[0]);
+  if (group && detail::datagram_reuses_port(fds[0]))
+    while (entry.datagrams.size() < loop_ptrs_.size())
+      add(detail::open_datagram_socket(entry.bound, true));
 }
 
 void Server::spawn_workers() {
@@ -370,6 +431,19 @@ int Server::listen_fd(size_t listener) const {
   return e.sockets[0]->fd();
 }
 
+std::vector<int> Server::listen_fds(size_t listener) const {
+  std::lock_guard lock(listeners_mu_);
+  std::vector<int> fds;
+  if (listener >= listeners_.size()) return fds;
+  const ListenerEntry& e = *listeners_[listener];
+  for (const auto& d : e.datagrams)
+    if (int fd = d->fd(); fd >= 0) fds.push_back(fd);
+  if (e.datagrams.empty() && !e.service->options.reuse_port && !e.sockets.empty() &&
+      e.sockets[0]->fd() >= 0)
+    fds.push_back(e.sockets[0]->fd());
+  return fds;
+}
+
 void Server::begin_stop() {
   if (stop_hook_) stop_hook_();
   // (Pointless once the listeners were stopped, as after a hand-off's drain.)
@@ -437,6 +511,7 @@ void Server::finish() {
     std::lock_guard lock(listeners_mu_);
     for (auto& entry : listeners_) {
       entry->sockets.clear();
+      entry->datagrams.clear();
       if (!entry->removed)
         GEV_INFO("%sstopped %s", label(*entry->service).c_str(), entry->bound.to_string().c_str());
     }
@@ -488,6 +563,9 @@ Stats stats_of(const detail::Service& svc) {
     s.messages_out += c.messages_out.get();
     s.output_buffered += c.output_buffered.get();
     s.dials += c.dials.get();
+    s.datagrams_in += c.datagrams_in.get();
+    s.datagrams_out += c.datagrams_out.get();
+    for (size_t r = 0; r < s.datagram_drops.size(); ++r) s.datagram_drops[r] += c.datagram_drops[r].get();
     for (size_t r = 0; r < s.dial_failures.size(); ++r) s.dial_failures[r] += c.dial_failed[r].get();
   }
   s.open = opened > closed ? opened - closed : 0;  // counters are read one by one
@@ -560,6 +638,22 @@ void Server::cancel_dial(DialId id) {
   if (id == 0 || i >= loops_.size()) return;
   detail::DialTable* table = dial_tables_[i].get();
   loops_[i]->run_in_loop([table, id] { table->cancel(id); });
+}
+
+const char* to_string(DatagramDrop d) {
+  switch (d) {
+    case DatagramDrop::kDecodeError:
+      return "decode_error";
+    case DatagramDrop::kTruncated:
+      return "truncated";
+    case DatagramDrop::kPeerCap:
+      return "peer_cap";
+    case DatagramDrop::kSendError:
+      return "send_error";
+    case DatagramDrop::kCount:
+      break;
+  }
+  return "unknown";
 }
 
 const char* to_string(CloseReason r) {

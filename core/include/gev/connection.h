@@ -1,4 +1,8 @@
-// Connection: one accepted or dialed TCP connection, owned by one loop.
+// Connection: one accepted or dialed TCP connection, owned by one loop; or, on a UDP
+// listener, one peer address (a datagram peer: each send is one datagram to it, each
+// datagram from it one frame; it closes when idle for the listener's idle_timeout, when
+// closed, or when the listener stops; shutdown_write, pause_reading, resume_reading and
+// couple do nothing there).
 //
 // Ownership: the connection keeps itself alive (a self shared_ptr) from accept until it
 // is closed; hold a shared_ptr (shared_from_this()) to use it past a callback. Thread
@@ -28,6 +32,7 @@ namespace gev {
 
 namespace detail {
 struct Service;
+class DatagramSocket;
 }  // namespace detail
 
 class Connection final : public std::enable_shared_from_this<Connection>,
@@ -69,6 +74,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   size_t write_buffer_size() const { return out_.size(); }
   // Dialed by this process (Server::connect) rather than accepted.
   bool outbound() const { return outbound_; }
+  // A datagram peer of a UDP listener (fd() is then the listener's socket, shared).
+  bool datagram() const { return datagram_ != nullptr; }
   // Flow coupling, the one a proxy needs between its two sides (same loop only; throws
   // std::invalid_argument otherwise): while this connection's unsent output is above
   // `high` bytes, `other` does not read, until it is back at `low` or below; and the
@@ -101,6 +108,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // task or timer) closes the connection, the close finishes after fn returns, never
   // under it. Check connected() afterwards.
   void run_guarded(const std::function<void()>& fn);
+  // A datagram peer: set before start(), by the socket that serves it.
+  void set_datagram_socket(detail::DatagramSocket* s) { datagram_ = s; }
+  // One datagram from this peer (loop thread, from its socket's batch).
+  void deliver_datagram(std::span<const uint8_t> in);
   // Runs after on_close, once (a dial's reconnect uses it).
   void set_closed_hook(std::function<void(Connection&)> hook) { closed_hook_ = std::move(hook); }
   Connection* next_in_loop = nullptr;  // EventLoop's intrusive list
@@ -167,6 +178,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void* protocol_state_ = nullptr;
   std::any context_;
   std::unique_ptr<Transport> transport_;  // null: plain TCP
+  detail::DatagramSocket* datagram_ = nullptr;  // a UDP peer: its socket (fd_ is shared)
   Connection* coupled_ = nullptr;         // couple(): each side points at the other
   size_t couple_high_ = 0;
   size_t couple_low_ = 0;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "gev/tls_settings.h"
 #include "gev/transport.h"
@@ -17,6 +18,10 @@ class EventLoop;
 
 enum class LoadBalance { kRoundRobin, kLeastConnections, kCustom };
 
+// What a listener serves: TCP connections, or UDP datagrams (each datagram one frame; each
+// peer address a light connection that expires after idle_timeout).
+enum class Network { kTcp, kUdp };
+
 // Picks the loop for a new connection (gev's LoadBalance). Called on the acceptor thread.
 using LoopChooser = std::function<EventLoop*(std::span<EventLoop* const> loops)>;
 
@@ -26,6 +31,15 @@ struct Options {
   // socket activation, a hand-off from another process). The server owns it from
   // start() on. With reuse_port the one socket is still served from the acceptor loop.
   int listen_fd = -1;
+  Network network = Network::kTcp;
+  // kUdp: already-bound datagram sockets to serve instead of binding `address` (a hand-off
+  // passes every socket of a SO_REUSEPORT group; listen_fd counts as one more). Loops
+  // take them in turn; with fewer sockets than loops, more join the group if it has
+  // SO_REUSEPORT. The server owns them from start() on.
+  std::vector<int> listen_fds;
+  // kUdp: the longest datagram read; a longer one is dropped (counted as truncated).
+  // Each loop's socket holds 32 buffers of this size (pages untouched cost nothing).
+  size_t max_datagram = 65535;
   std::string name;  // what the log calls this listener ("listener main", "admin"); may be empty
   // TLS for this listener when tls.cert_file is set (and transport is not): needs the
   // gev::tls library linked and <gev/tls.h> included; add_listener throws a bad file or
@@ -42,8 +56,10 @@ struct Options {
   LoadBalance load_balance = LoadBalance::kRoundRobin;
   LoopChooser chooser;  // with kCustom
 
-  std::chrono::milliseconds idle_timeout{0};  // 0: never; measured from the last I/O
-  size_t max_connections = 0;                 // 0: unlimited; above it accept and close
+  // 0: never (a UDP listener: 30 s, a peer must expire); measured from the last I/O.
+  std::chrono::milliseconds idle_timeout{0};
+  // 0: unlimited; above it accept and close (UDP: a new peer's datagram is dropped).
+  size_t max_connections = 0;
 
   size_t max_read_buffer = 64u << 20;   // undecoded input held per connection
   size_t write_high_water = 4u << 20;   // pause reading above this much unsent output

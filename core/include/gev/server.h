@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <vector>
@@ -124,6 +125,9 @@ class Server {
   // The listening socket of a listener (-1 with reuse_port, before start or after
   // stop_accepting): to pass to another process, which must dup it (SCM_RIGHTS does).
   int listen_fd(size_t listener = 0) const;
+  // Every socket a listener serves now: a UDP listener's group (one per loop), or the one
+  // listening socket (none with reuse_port). To pass to another process, as listen_fd.
+  std::vector<int> listen_fds(size_t listener = 0) const;
 
   // Runs on the acceptor loop when a stop begins (stop() or a signal), before listeners
   // close: e.g. to tell a service manager. Set before start().
@@ -143,6 +147,7 @@ class Server {
   size_t add_listener(Handler& handler, Options options, Protocol* protocol, bool start);
   void listen();
   void open_listeners(ListenerEntry& entry);
+  void open_datagram_sockets(ListenerEntry& entry, const std::optional<SocketAddress>& addr);
   void start_listeners(ListenerEntry& entry);
   void stop_listeners(ListenerEntry& entry);
   ListenerEntry& entry(size_t listener) const;

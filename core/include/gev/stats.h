@@ -25,6 +25,16 @@ enum class CloseReason : uint8_t {
 };
 const char* to_string(CloseReason r);
 
+// Why a UDP listener dropped a datagram (Stats::datagram_drops).
+enum class DatagramDrop : uint8_t {
+  kDecodeError,  // the protocol did not take it as exactly one frame
+  kTruncated,    // longer than Options::max_datagram
+  kPeerCap,      // from a new peer while max_connections peers were open
+  kSendError,    // a reply the socket refused (too large, no route) or that found it stopped
+  kCount
+};
+const char* to_string(DatagramDrop d);
+
 struct Stats {
   uint64_t accepted = 0;
   uint64_t refused = 0;        // over max_connections: accepted and closed at once
@@ -40,6 +50,11 @@ struct Stats {
   // failed by reason; its connections are counted in open and closed as a listener's.
   uint64_t dials = 0;
   std::array<uint64_t, static_cast<size_t>(DialError::kCount)> dial_failures{};
+  // A UDP listener's: datagrams read and sent (bytes_in/out count their payloads; a
+  // peer is counted in accepted, open and closed as a connection is).
+  uint64_t datagrams_in = 0;
+  uint64_t datagrams_out = 0;
+  std::array<uint64_t, static_cast<size_t>(DatagramDrop::kCount)> datagram_drops{};
 };
 
 namespace detail {
@@ -63,6 +78,8 @@ struct alignas(64) LoopCounters {
   Counter output_buffered;  // a gauge: rises and falls (modulo 2^64, summed the same way)
   Counter dials;
   std::array<Counter, static_cast<size_t>(DialError::kCount)> dial_failed;
+  Counter datagrams_in, datagrams_out;
+  std::array<Counter, static_cast<size_t>(DatagramDrop::kCount)> datagram_drops;
 };
 
 }  // namespace detail
