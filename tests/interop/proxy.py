@@ -365,6 +365,41 @@ async def bridge_banner(port):
         check(m == b"after the banner", "the echo after the banner: %r" % m)
 
 
+def check_proxy_protocol(point_at, port):
+    """proxy-protocol = v1 / v2: the upstream hears the client's address first."""
+    seen = {}
+
+    def record(c):
+        c.settimeout(OP_TIMEOUT)
+        buf = b""
+        while not buf.endswith(b"payload"):
+            b = c.recv(4096)
+            if not b:
+                break
+            buf += b
+        seen["head"] = buf[:-len(b"payload")]
+        c.sendall(b"ok")
+    rec = Upstream(record)
+    for version in ("v1", "v2"):
+        seen.clear()
+        point_at(["127.0.0.1:%d" % rec.port], "proxy-protocol = %s\n" % version)
+        s = connect(port)
+        s.sendall(b"payload")
+        check(recv_all(s, 2) == b"ok", "no answer through the proxy with PROXY %s" % version)
+        cport = s.getsockname()[1]
+        s.close()
+        head = seen.get("head", b"")
+        if version == "v1":
+            want = b"PROXY TCP4 127.0.0.1 127.0.0.1 %d %d\r\n" % (cport, port)
+        else:  # signature, v2 PROXY, TCP over IPv4, 12 bytes of addresses
+            want = (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11, 0, 12]) +
+                    socket.inet_aton("127.0.0.1") * 2 + struct.pack("!HH", cport, port))
+        check(head == want, "PROXY %s header: %r, not %r" % (version, head, want))
+    rec.close()
+    print("ok   PROXY protocol v1 and v2: the upstream hears the client's address and port "
+          "before its bytes", flush=True)
+
+
 def banner_serve(c):
     c.sendall(b"banner\n")
     echo_serve(c)
@@ -447,6 +482,7 @@ def main():
               "back, it serves again (%d of 30)" % back.accepted, flush=True)
         for u in (a, b, back):
             u.close()
+        check_proxy_protocol(point_at, p)
 
         # The bridge, and a reload of the proxy under a fleet.
         point_at(["127.0.0.1:%d" % echo_port])
