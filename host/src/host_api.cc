@@ -288,6 +288,7 @@ gev_status api_conn_link(gev_conn* a, gev_conn* b, uint64_t high, uint64_t low) 
   if (!a || !b || a == b) return GEV_ERR_INVALID;
   Connection& x = *conn_of(a);
   Connection& y = *conn_of(b);
+  if (x.datagram() || y.datagram()) return GEV_ERR_UNSUPPORTED;
   if (&x.loop() != &y.loop()) return GEV_ERR_INVALID;
   if (!x.connected() || !y.connected()) return GEV_ERR_CLOSED;
   x.couple(y, static_cast<size_t>(high), static_cast<size_t>(low));
@@ -295,6 +296,23 @@ gev_status api_conn_link(gev_conn* a, gev_conn* b, uint64_t high, uint64_t low) 
 }
 void api_conn_unlink(gev_conn* c) {
   if (c) conn_of(c)->decouple();
+}
+int32_t api_conn_datagram(const gev_conn* c) {
+  return c && conn_of(c)->datagram() ? 1 : 0;
+}
+gev_status api_conn_stream_op(gev_conn* c, int32_t op) {
+  if (!c) return GEV_ERR_INVALID;
+  Connection& conn = *conn_of(c);
+  if (op < GEV_STREAM_PAUSE_READING || op > GEV_STREAM_SHUTDOWN_WRITE) return GEV_ERR_INVALID;
+  if (conn.datagram()) return GEV_ERR_UNSUPPORTED;
+  if (!conn.connected()) return GEV_ERR_CLOSED;
+  if (op == GEV_STREAM_PAUSE_READING)
+    conn.pause_reading();
+  else if (op == GEV_STREAM_RESUME_READING)
+    conn.resume_reading();
+  else
+    conn.shutdown_write();
+  return GEV_OK;
 }
 uint32_t api_conn_protocol(const gev_conn* c, char* buf, uint32_t cap) {
   ConnSlot* slot = c ? slot_of(*conn_of(c)) : nullptr;
@@ -368,6 +386,8 @@ void init_host_api(ModuleHost& h) {
   a.conn_link = api_conn_link;
   a.conn_unlink = api_conn_unlink;
   a.conn_protocol = api_conn_protocol;
+  a.conn_datagram = api_conn_datagram;
+  a.conn_stream_op = api_conn_stream_op;
 }
 
 }  // namespace gev::host

@@ -144,6 +144,14 @@ std::string apply_section_key(const std::string& key, const std::string& raw_val
   }
   else if (field == "tls-ktls")
     ok = parse_bool(value, &l.tls_ktls);
+  else if (field == "transport")
+    l.transport = value;
+  else if (field == "udp-idle-timeout")
+    ok = parse_uint(value, &l.udp_idle_timeout_ms);
+  else if (field == "udp-max-peers")
+    ok = parse_uint(value, &l.udp_max_peers);
+  else if (field == "udp-max-datagram")
+    ok = parse_uint(value, &l.udp_max_datagram);
   else
     return "unknown option '" + key + "'";
   return ok ? "" : "bad value '" + value + "' for '" + key + "'";
@@ -151,7 +159,8 @@ std::string apply_section_key(const std::string& key, const std::string& raw_val
 
 bool is_listener_field(const std::string& f) {
   return f == "listen" || f == "protocol" || f == "handler" || f == "reuseport" ||
-         f == "idle-timeout" || f == "max-connections" || f.compare(0, 4, "tls-") == 0;
+         f == "idle-timeout" || f == "max-connections" || f.compare(0, 4, "tls-") == 0 ||
+         f == "transport" || f.compare(0, 4, "udp-") == 0;
 }
 
 // A section's key that is really a top-level option written after a [section] (the INI
@@ -183,6 +192,29 @@ std::string check_address(const std::string& address) {
          "all; PORT 0-65535)";
 }
 
+// "udp://HOST:PORT" / "tcp://HOST:PORT" set the transport; then the listener must make
+// sense: a known transport, an address, no TLS over UDP, bounds on the UDP settings.
+std::string check_listener(ListenerConfig& l) {
+  for (const char* scheme : {"udp", "tcp"}) {
+    std::string prefix = std::string(scheme) + "://";
+    if (l.listen.rfind(prefix, 0) == 0) {
+      l.listen.erase(0, prefix.size());
+      l.transport = scheme;
+    }
+  }
+  if (l.transport != "tcp" && l.transport != "udp")
+    return "transport: '" + l.transport + "' is not tcp or udp";
+  if (std::string bad = check_address(l.listen); !bad.empty()) return "listen: " + bad;
+  if (!l.udp()) return "";
+  if (!l.tls_cert.empty()) return "tls-cert over transport = udp: DTLS is not built";
+  if (l.udp_max_datagram == 0 || l.udp_max_datagram > 65535)
+    return "udp-max-datagram: " + std::to_string(l.udp_max_datagram) + " is not 1..65535 bytes";
+  if (l.udp_idle_timeout_ms == 0 || l.udp_idle_timeout_ms > (uint64_t{1} << 40))
+    return "udp-idle-timeout: " + std::to_string(l.udp_idle_timeout_ms) +
+           " ms (a peer must expire: 1 ms or more)";
+  return "";
+}
+
 }  // namespace
 
 int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error_out) {
@@ -207,7 +239,7 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
       "config", po::value(&config_file),
       "config file (INI: top-level options, [listener.NAME] and [module.NAME] sections)")(
       "listen", po::value(&cli.listen)->default_value(cli.listen),
-      "address to listen on, HOST:PORT")(
+      "address to listen on, HOST:PORT (udp://HOST:PORT: datagrams)")(
       "protocol", po::value(&cli.protocol)->default_value(cli.protocol), "protocol module name")(
       "handler", po::value(&cli.handler)->default_value(cli.handler), "handler module name")(
       "loops", po::value(&o.loops)->default_value(0), "event loops (0: one per CPU)")(
@@ -333,13 +365,14 @@ int parse_host_options(int argc, char** argv, HostOptions& o, std::string* error
         return fail(config_file + ": [listener." + name + "] needs '" + field + "'");
       }
     }
-    if (std::string bad = check_address(l.listen); !bad.empty())
+    ListenerConfig checked = l;
+    if (std::string bad = check_listener(checked); !bad.empty())
       return fail(lines.where(config_file, "listener." + name + ".listen") + ": [listener." +
-                  name + "] listen: " + bad);
-    o.listeners.push_back(l);
+                  name + "] " + bad);
+    o.listeners.push_back(checked);
   }
   if (o.listeners.empty() || !vm["listen"].defaulted()) {
-    if (std::string bad = check_address(cli.listen); !bad.empty()) return fail("--listen: " + bad);
+    if (std::string bad = check_listener(cli); !bad.empty()) return fail("--" + bad);
     o.listeners.push_back(cli);
   }
   if (!module_dir.empty()) o.module_dir = module_dir;

@@ -43,6 +43,14 @@ struct ListenerConfig {
   uint64_t tls_handshake_timeout_ms = 10000;
   uint64_t tls_ticket_rotation_s = 3600;  // 0: no session tickets
   bool tls_ktls = false;                  // ask for kernel TLS (see docs/transport.md)
+  // transport = udp (or listen = udp://HOST:PORT): datagrams, each one frame, each peer
+  // address a light connection. idle-timeout and max-connections do not apply there;
+  // these do:
+  std::string transport = "tcp";
+  uint64_t udp_idle_timeout_ms = 30000;  // a peer without a datagram for this long closes
+  uint64_t udp_max_peers = 100000;       // peers open at once (0: unlimited); beyond, dropped
+  uint64_t udp_max_datagram = 65535;     // longer datagrams are dropped (truncated)
+  bool udp() const { return transport == "udp"; }
   bool operator==(const ListenerConfig&) const = default;
 };
 

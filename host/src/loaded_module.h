@@ -45,6 +45,13 @@ class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
   bool is_handler() const {
     return (descriptor_->kind & GEV_MODULE_HANDLER) && descriptor_->handler;
   }
+  // ABI 1.5: its protocol serves UDP listeners (GEV_PROTOCOL_DATAGRAMS).
+  bool serves_datagrams() const {
+    const gev_module_descriptor* d = descriptor_;
+    return is_protocol() && d->abi_minor >= 5 &&
+           d->size >= offsetof(gev_module_descriptor, protocol_flags) + sizeof(d->protocol_flags) &&
+           (d->protocol_flags & GEV_PROTOCOL_DATAGRAMS) != 0;
+  }
   // ABI 1.3: the ALPN ids its protocol speaks ("http/1.1"); empty if it names none.
   std::string alpn() const {
     const gev_protocol_vtable* p = is_protocol() ? descriptor_->protocol : nullptr;

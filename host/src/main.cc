@@ -56,22 +56,36 @@ class ActivatedSockets {
   }
   // The fd for listener `name` on `address`, or -1 (then the listener binds itself).
   int take(const std::string& name, const std::string& address) {
+    std::vector<int> fds = take_all(name, address, SOCK_STREAM, 1);
+    return fds.empty() ? -1 : fds[0];
+  }
+  // The sockets of that type (SOCK_STREAM, SOCK_DGRAM) for the listener, at most `max`:
+  // those named after it, else those bound to its address. A UDP listener takes its
+  // whole group (a socket per loop of the previous host).
+  std::vector<int> take_all(const std::string& name, const std::string& address, int type,
+                            size_t max = SIZE_MAX) {
     std::optional<gev::SocketAddress> want = gev::SocketAddress::parse(address);
-    for (int pass = 0; pass < 2; ++pass) {
+    std::vector<int> fds;
+    for (int pass = 0; pass < 2 && fds.empty(); ++pass) {
       for (auto& s : sockets_) {
         bool match = pass == 0 ? s.name == name : want && s.address == want->to_string();
-        if (s.fd < 0 || !match) continue;
-        int fd = s.fd;
-        s.fd = -1;
-        GEV_INFO("listener %s: serving fd %d (%s) from %s", name.c_str(), fd, s.address.c_str(),
+        if (s.fd < 0 || !match || socket_type(s.fd) != type || fds.size() >= max) continue;
+        fds.push_back(s.fd);
+        GEV_INFO("listener %s: serving fd %d (%s) from %s", name.c_str(), s.fd, s.address.c_str(),
                  from_);
-        return fd;
+        s.fd = -1;
       }
     }
-    return -1;
+    return fds;
   }
 
  private:
+  static int socket_type(int fd) {
+    int type = 0;
+    socklen_t len = sizeof type;
+    return ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 ? type : -1;
+  }
+
   std::vector<gev::host::ActivatedSocket> sockets_;
   const char* from_;
 };
@@ -98,12 +112,12 @@ std::vector<gev::host::ActivatedSocket> sockets_to_pass(gev::Server& server,
   if (admin) serving.emplace_back(*admin, "admin");
   std::vector<gev::host::ActivatedSocket> out;
   for (const auto& [index, name] : serving) {
-    int fd = server.listen_fd(index);
-    if (fd < 0) {
+    std::vector<int> fds = server.listen_fds(index);  // a UDP listener: its whole group
+    if (fds.empty()) {
       GEV_WARN("hand-off: listener %s has no single socket (reuseport): not passed", name.c_str());
       continue;
     }
-    out.push_back({fd, name, server.address(index).to_string()});
+    for (int fd : fds) out.push_back({fd, name, server.address(index).to_string()});
   }
   return out;
 }
@@ -198,7 +212,8 @@ int main(int argc, char** argv) {
         o.takeover.empty() ? gev::host::take_activated_sockets() : takeover.sockets,
         o.takeover.empty() ? "the service manager" : "the previous gev-host");
     runtime.listen([&activated](const gev::host::ListenerConfig& l) {
-      return activated.take(l.name, l.listen);
+      return activated.take_all(l.name, l.listen, l.udp() ? SOCK_DGRAM : SOCK_STREAM,
+                                l.udp() ? SIZE_MAX : 1);
     });
     std::optional<size_t> admin_index;
     if (!o.admin.empty() && o.admin != "off") {

@@ -100,6 +100,13 @@ gev::Options listener_options(const ListenerConfig& l, size_t loops) {
   so.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms);
   so.max_connections = l.max_connections;
   so.handshake_timeout = std::chrono::milliseconds(l.tls_handshake_timeout_ms);
+  if (l.udp()) {
+    so.network = gev::Network::kUdp;
+    so.reuse_port = false;  // (a UDP listener is a socket per loop anyway)
+    so.idle_timeout = std::chrono::milliseconds(l.udp_idle_timeout_ms);
+    so.max_connections = l.udp_max_peers;
+    so.max_datagram = l.udp_max_datagram;
+  }
   return so;
 }
 
@@ -113,7 +120,9 @@ uint64_t monotonic_usec() {
 
 bool Runtime::same_socket(const ListenerConfig& a, const ListenerConfig& b) {
   return a.listen == b.listen && a.reuse_port == b.reuse_port &&
-         a.idle_timeout_ms == b.idle_timeout_ms && a.max_connections == b.max_connections;
+         a.idle_timeout_ms == b.idle_timeout_ms && a.max_connections == b.max_connections &&
+         a.transport == b.transport && a.udp_idle_timeout_ms == b.udp_idle_timeout_ms &&
+         a.udp_max_peers == b.udp_max_peers && a.udp_max_datagram == b.udp_max_datagram;
 }
 
 Runtime::Runtime(int argc, char** argv, HostOptions options, ModuleLoader& loader,
@@ -160,13 +169,18 @@ bool Runtime::load(Server& server, std::string* error, bool* bad_options) {
   return true;
 }
 
-void Runtime::listen(const std::function<int(const ListenerConfig&)>& inherited_fd) {
+void Runtime::listen(const std::function<std::vector<int>(const ListenerConfig&)>& inherited_fds) {
   for (size_t i = 0; i < options_.listeners.size(); ++i) {
     const ListenerConfig& l = options_.listeners[i];
     Switch& sw = new_switch(initial_[i]);
     gev::Options lo = listener_options(l, lifecycle_.loops().size());
-    lo.transport = initial_tls_[i];
-    lo.listen_fd = inherited_fd(l);
+    std::vector<int> fds = inherited_fds(l);
+    if (l.udp()) {
+      lo.listen_fds = fds;  // every socket of the group
+    } else {
+      lo.transport = initial_tls_[i];
+      lo.listen_fd = fds.empty() ? -1 : fds[0];
+    }
     size_t index = server_->add_listener(sw, lo, &sw);
     listeners_.push_back({l, index, &sw, initial_tls_[i]});
     metrics_.add_listener(l.name, initial_tls_[i]->context());
@@ -331,6 +345,7 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
       continue;
     }
     int fd = -1;
+    std::vector<int> udp_fds;
     std::optional<SocketAddress> want = SocketAddress::parse(l.listen);
     for (const Listener& x : listeners_) {
       bool leaving =
@@ -345,6 +360,11 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
         return {false, "listener '" + l.name + "' on " + l.listen +
                            ": turning reuseport on or off for an address in use needs a restart"};
       }
+      if (l.udp()) {  // the whole group: datagrams queued in it are not lost
+        for (int old : server_->listen_fds(x.index))
+          if (int d = ::fcntl(old, F_DUPFD_CLOEXEC, 0); d >= 0) udp_fds.push_back(d);
+        break;
+      }
       int old = server_->listen_fd(x.index);  // -1 with reuseport: a new group is bound
       if (old >= 0) fd = ::fcntl(old, F_DUPFD_CLOEXEC, 0);
       break;
@@ -352,24 +372,29 @@ Runtime::Result Runtime::reload_locked(std::vector<Move>& moves) {
     Switch& sw = new_switch(st.pipelines[i]);
     gev::Options lo = listener_options(l, lifecycle_.loops().size());
     lo.listen_fd = fd;
+    lo.listen_fds = udp_fds;
+    auto close_fds = [&] {
+      if (fd >= 0) ::close(fd);
+      for (int d : udp_fds) ::close(d);
+    };
     std::string tls_error;
     std::shared_ptr<TransportFactory> t;
     auto tls = std::make_shared<TlsSwitch>();
     if (!tls_transport(l, st.modules, *tls, &t, &tls_error)) {
-      if (fd >= 0) ::close(fd);
+      close_fds();
       sw.set(nullptr);
       close_opened();
       return {false, tls_error};
     }
     tls->set(std::move(t), tls_identity(l, st.modules));
-    lo.transport = tls;
+    if (!l.udp()) lo.transport = tls;
     try {
       size_t index = server_->add_listener_paused(sw, lo, &sw);
       metrics_.add_listener(l.name, tls->context());  // by server index, used or not
       opened.push_back({l, index, &sw, tls});
       serving.push_back({l, index, &sw, tls});
     } catch (const std::exception& e) {
-      if (fd >= 0) ::close(fd);
+      close_fds();
       sw.set(nullptr);
       close_opened();
       return {false, "listener '" + l.name + "' on " + l.listen + ": " + e.what()};

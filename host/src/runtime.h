@@ -49,7 +49,7 @@ class Runtime {
   bool load(Server& server, std::string* error, bool* bad_options = nullptr);
   // Then adds every listener to the server (inherited_fd(listener): a socket from systemd
   // or a previous gev-host, or -1 to bind).
-  void listen(const std::function<int(const ListenerConfig&)>& inherited_fd);
+  void listen(const std::function<std::vector<int>(const ListenerConfig&)>& inherited_fds);
 
   struct Result {
     bool ok = false;

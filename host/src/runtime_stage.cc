@@ -195,6 +195,12 @@ std::shared_ptr<Pipeline> Runtime::pipeline_for(const ListenerConfig& l, const S
                module_dir.string();
     return nullptr;
   }
+  if (l.udp() && !protocol->serves_datagrams()) {
+    *error = "listener '" + l.name + "': protocol '" + l.protocol +
+             "' is stream-only and cannot serve transport = udp (its module does not declare "
+             "GEV_PROTOCOL_DATAGRAMS; raw does)";
+    return nullptr;
+  }
   // A listener whose modules are the same instances keeps its pipeline (and its
   // connections are not drained).
   for (const Listener& cur : listeners_) {

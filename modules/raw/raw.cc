@@ -5,6 +5,8 @@ namespace {
 
 class Raw : public gev::sdk::Protocol {
  public:
+  // Over UDP each datagram is one frame, as each read is over TCP.
+  static constexpr uint32_t kProtocolFlags = GEV_PROTOCOL_DATAGRAMS;
   explicit Raw(const gev::sdk::Config&) {}
   void decode(gev::sdk::Conn, void*, gev_bytes in, gev_decode_result& out) override {
     out.status = GEV_DECODE_FRAME;

@@ -18,7 +18,7 @@ static gev_status on_message(void* s, gev_conn* c, const gev_frame* m, gev_frame
 static const gev_handler_vtable handler = {.size = sizeof(gev_handler_vtable), .on_message = on_message};
 static const gev_module_descriptor descriptor = {
     sizeof(gev_module_descriptor), 99, 0, GEV_MODULE_HANDLER, "wrong_major", "1", create, destroy,
-    0, 0, 0, &handler};
+    0, 0, 0, &handler, 0, 0};
 
 GEV_EXPORT const gev_module_descriptor* gev_module_entry(const gev_host_api* h, uint32_t major,
                                                          uint32_t minor) {

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define GEV_ABI_MAJOR 1u
-#define GEV_ABI_MINOR 4u
+#define GEV_ABI_MINOR 5u
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GEV_EXPORT __attribute__((visibility("default")))

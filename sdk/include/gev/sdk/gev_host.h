@@ -185,7 +185,22 @@ typedef struct gev_host_api {
   /* [loop] Writes the name of the protocol module serving the connection ("raw",
    * "websocket"; NUL-terminated, truncated to cap) and returns its full length. */
   uint32_t (*conn_protocol)(const gev_conn* c, char* buf, uint32_t cap);
+
+  /* ---- ABI 1.5: datagram peers ---- */
+  /* [loop] 1 if the connection is a UDP listener's peer (one address; each send is one
+   * datagram to it; it closes after the listener's udp-idle-timeout without a datagram,
+   * on conn_close, or when the listener goes). conn_pause_reading, conn_resume_reading
+   * and conn_shutdown_write do nothing on it; conn_link answers GEV_ERR_UNSUPPORTED. */
+  int32_t (*conn_datagram)(const gev_conn* c);
+  /* [loop] The stream calls with an answer: op GEV_STREAM_PAUSE_READING,
+   * GEV_STREAM_RESUME_READING or GEV_STREAM_SHUTDOWN_WRITE. GEV_ERR_UNSUPPORTED on a
+   * datagram peer, GEV_ERR_CLOSED on a closed connection, GEV_ERR_INVALID for another op. */
+  gev_status (*conn_stream_op)(gev_conn* c, int32_t op);
 } gev_host_api;
+
+#define GEV_STREAM_PAUSE_READING 1
+#define GEV_STREAM_RESUME_READING 2
+#define GEV_STREAM_SHUTDOWN_WRITE 3
 
 GEV_EXTERN_C_END
 

@@ -19,6 +19,9 @@ GEV_EXTERN_C_BEGIN
 #define GEV_MODULE_PROTOCOL 1u /* kind bits */
 #define GEV_MODULE_HANDLER 2u
 
+/* protocol_flags (ABI 1.5) */
+#define GEV_PROTOCOL_DATAGRAMS 1u /* decode takes one UDP datagram as one frame */
+
 /* Configuration: the --module-opt NAME.KEY=VALUE pairs for this module. */
 typedef struct gev_config_entry {
   const char* key;
@@ -53,6 +56,13 @@ typedef struct gev_module_descriptor {
   void (*loop_fini)(void* state, gev_loop* loop);
   const gev_protocol_vtable* protocol; /* with GEV_MODULE_PROTOCOL */
   const gev_handler_vtable* handler;   /* with GEV_MODULE_HANDLER */
+  /* ---- ABI 1.5 (read only when size covers it) ---- */
+  /* GEV_PROTOCOL_DATAGRAMS: the protocol serves UDP listeners. Its decode then sees
+   * exactly one datagram (maybe empty) and must return one frame consuming all of it;
+   * anything else drops that datagram (counted). Without the flag a UDP listener naming
+   * the protocol is refused at start-up and by a reload. */
+  uint32_t protocol_flags;
+  uint32_t reserved;
 } gev_module_descriptor;
 
 typedef const gev_module_descriptor* (*gev_module_entry_fn)(const gev_host_api* host,

@@ -137,9 +137,13 @@ class Conn {
   uint64_t output_size() const { return api()->conn_output_size(c_); }
   void close() { api()->conn_close(c_, 0); }
   void abort() { api()->conn_close(c_, 1); }
-  void shutdown_write() { api()->conn_shutdown_write(c_); }
-  void pause_reading() { api()->conn_pause_reading(c_); }
-  void resume_reading() { api()->conn_resume_reading(c_); }
+  // On a host of ABI 1.5 these answer (GEV_ERR_UNSUPPORTED on a datagram peer); on an
+  // older one they return GEV_OK after the call.
+  gev_status shutdown_write() { return stream_op(GEV_STREAM_SHUTDOWN_WRITE, api()->conn_shutdown_write); }
+  gev_status pause_reading() { return stream_op(GEV_STREAM_PAUSE_READING, api()->conn_pause_reading); }
+  gev_status resume_reading() { return stream_op(GEV_STREAM_RESUME_READING, api()->conn_resume_reading); }
+  // ABI 1.5 (false on an older host): a UDP listener's peer.
+  bool datagram() const { return has_1_5() && api()->conn_datagram(c_) != 0; }
   // ABI 1.4 (false / GEV_ERR_UNSUPPORTED on an older host): dialled by host->dial; flow
   // coupling with another connection on the same loop (see gev_host_api::conn_link).
   bool outbound() const { return has_1_4() && api()->conn_outbound(c_) != 0; }
@@ -160,8 +164,17 @@ class Conn {
     const gev_host_api* h = api();
     return h && h->size >= offsetof(gev_host_api, conn_protocol) + sizeof(h->conn_protocol);
   }
+  static bool has_1_5() {
+    const gev_host_api* h = api();
+    return h && h->size >= offsetof(gev_host_api, conn_stream_op) + sizeof(h->conn_stream_op);
+  }
 
  private:
+  gev_status stream_op(int32_t op, void (*old)(gev_conn*)) {
+    if (has_1_5()) return api()->conn_stream_op(c_, op);
+    old(c_);
+    return GEV_OK;
+  }
   static const gev_host_api* api() { return host_api(); }
   gev_conn* c_;
 };
@@ -480,6 +493,15 @@ struct HandlerTable {
 
 // Rejects hosts of another major version, or older than the minor the module needs
 // (GEV_MODULE_MIN_HOST_MINOR, default 0: any host of this major).
+// T::kProtocolFlags (GEV_PROTOCOL_DATAGRAMS: a protocol that serves UDP listeners), or 0.
+template <class T>
+constexpr uint32_t protocol_flags() {
+  if constexpr (requires { T::kProtocolFlags; })
+    return T::kProtocolFlags;
+  else
+    return 0;
+}
+
 inline bool host_fits(const gev_host_api* host, uint32_t major, uint32_t minor, const char* name,
                       uint32_t min_minor) {
   if (major != GEV_ABI_MAJOR || minor < min_minor || !host) {
@@ -517,7 +539,9 @@ inline bool host_fits(const gev_host_api* host, uint32_t major, uint32_t minor, 
                                                      gev_sdk_tramp::loop_init,               \
                                                      gev_sdk_tramp::loop_fini,               \
                                                      PROTOCOL_TABLE,                         \
-                                                     HANDLER_TABLE};                         \
+                                                     HANDLER_TABLE,                          \
+                                                     ::gev::sdk::detail::protocol_flags<T>(), \
+                                                     0};                                     \
     if (!::gev::sdk::detail::host_fits(host, major, minor, NAME, GEV_MODULE_MIN_HOST_MINOR)) \
       return nullptr;                                                                        \
     return &descriptor;                                                                      \
