@@ -60,6 +60,9 @@ void add(Stats& to, const Stats& s) {
   to.messages_in += s.messages_in;
   to.messages_out += s.messages_out;
   to.output_buffered += s.output_buffered;
+  to.datagrams_in += s.datagrams_in;
+  to.datagrams_out += s.datagrams_out;
+  for (size_t r = 0; r < to.datagram_drops.size(); ++r) to.datagram_drops[r] += s.datagram_drops[r];
 }
 
 void add(tls::Metrics::Snapshot& to, const tls::Metrics::Snapshot& s) {
@@ -118,6 +121,33 @@ void render_tls(std::string& out, const std::vector<std::string>& names,
                n);
 }
 
+// UDP listeners only: datagrams each way, drops by reason, peers open (a plain TCP
+// listener exports none of these).
+void render_udp(std::string& out, const std::vector<std::string>& names,
+                const std::vector<Stats>& stats, const std::vector<bool>& udp) {
+  if (std::find(udp.begin(), udp.end(), true) == udp.end()) return;
+  auto each = [&](const char* name, const char* type, const char* help, auto get) {
+    family(out, name, type, help);
+    for (size_t i = 0; i < stats.size(); ++i)
+      if (udp[i]) sample(out, name, label("listener", names[i]), get(stats[i]));
+  };
+  each("gev_udp_datagrams_received_total", "counter", "Datagrams read (dropped ones too).",
+       [](const Stats& s) { return s.datagrams_in; });
+  each("gev_udp_datagrams_sent_total", "counter", "Datagrams sent.",
+       [](const Stats& s) { return s.datagrams_out; });
+  each("gev_udp_peers_open", "gauge", "Peer addresses with a light connection now.",
+       [](const Stats& s) { return s.open; });
+  family(out, "gev_udp_datagrams_dropped_total", "counter",
+         "Datagrams dropped, by reason: decode_error, truncated (over udp-max-datagram), "
+         "peer_cap (a new peer over udp-max-peers), send_error.");
+  for (size_t i = 0; i < stats.size(); ++i)
+    for (size_t r = 0; udp[i] && r < static_cast<size_t>(DatagramDrop::kCount); ++r)
+      sample(out, "gev_udp_datagrams_dropped_total",
+             label("listener", names[i]) + "," +
+                 label("reason", to_string(static_cast<DatagramDrop>(r))),
+             stats[i].datagram_drops[r]);
+}
+
 }  // namespace
 
 std::string render_metrics(const MetricsSource& src) {
@@ -127,6 +157,7 @@ std::string render_metrics(const MetricsSource& src) {
   std::vector<std::string> names;
   std::vector<Stats> stats;
   std::vector<std::optional<tls::Metrics::Snapshot>> tls;  // per name: any listener's TLS
+  std::vector<bool> udp;                                   // per name: a UDP listener's
   std::map<std::string, std::shared_ptr<LoadedModule>> modules;
   {
     std::lock_guard lock(src.mu);
@@ -139,9 +170,11 @@ std::string render_metrics(const MetricsSource& src) {
         names.push_back(src.listener_names[i]);
         stats.push_back(src.server->stats(i));
         tls.emplace_back();
+        udp.push_back(false);
       } else {
         add(stats[at], src.server->stats(i));
       }
+      if (src.server->listener_options(i).network == gev::Network::kUdp) udp[at] = true;
       const tls::Context* ctx = src.listener_tls[i].get();
       const tls::Metrics* m = ctx && ctx->used.load(std::memory_order_relaxed) ? &ctx->metrics
                                                                               : nullptr;
@@ -209,6 +242,7 @@ std::string render_metrics(const MetricsSource& src) {
                "Bytes encoded but not yet taken by the sockets.",
                [](const Stats& s) { return s.output_buffered; });
   render_tls(out, names, tls);
+  render_udp(out, names, stats, udp);
   if (src.loop_lag_ns) {
     family(out, "gev_loop_lag_seconds", "gauge",
            "How late the loop ran its last 100 ms probe timer (busy loops run late).");
