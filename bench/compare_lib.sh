@@ -8,6 +8,7 @@
 #   SCEN_NAMES, SCEN_ARGS    scenarios and their gev-load arguments
 #   SCEN_LOAD[scen]          another load binary for a scenario (optional; same JSON)
 #   ROUNDS DURATION WARMUP SERVER_CPU LOAD_CPU BASELINE
+#   COMPARE_UDP=1            the servers listen on UDP (readiness is probed with ss)
 # then calls compare_run, then compare_table TITLE COLUMN (its exit status: 1 if any
 # run failed).
 
@@ -48,7 +49,14 @@ compare_run() {
   done
 }
 
-compare_port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# COMPARE_UDP=1 (udp_compare.sh): servers bind UDP ports, which no connect can probe.
+compare_port_in_use() {
+  if ((${COMPARE_UDP:-0})); then
+    [[ -n $(ss -Hlun "sport = :$1" 2>/dev/null) ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
 compare_next_port() {
   PORT=$((PORT + 1))
   ((PORT < 32000)) || PORT=20000
