@@ -4,9 +4,9 @@ server_pid=""
 port=""
 
 # serve LOG COMMAND...: starts COMMAND in the background, its output in LOG, and sets
-# server_pid and port (from its first "listening on 127.0.0.1:PORT" line). Fails, showing
-# the log, if it exits first or does not listen within 30 s (a sanitizer build on a busy
-# machine starts slowly).
+# server_pid and port (from its first "listening on 127.0.0.1:PORT" line, or "serving udp
+# 127.0.0.1:PORT" for a UDP listener). Fails, showing the log, if it exits first or does
+# not listen within 30 s (a sanitizer build on a busy machine starts slowly).
 serve() {
   local log=$1
   shift
@@ -15,7 +15,7 @@ serve() {
   server_pid=$!
   port=""
   for _ in $(seq 600); do
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -1)
+    port=$(sed -n 's/.*\(listening on\|serving udp\) 127\.0\.0\.1:\([0-9]*\).*/\2/p' "$log" | head -1)
     [ -n "$port" ] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.05

@@ -47,6 +47,8 @@ class Protocol {
   virtual ~Protocol() = default;
   // Decodes at most one frame from the front of `in` (contiguous; the loop linearizes
   // wrapped input). kFrame must consume at least one byte. kError closes the connection.
+  // On a UDP listener `in` is exactly one datagram (maybe empty): a kFrame consuming all
+  // of it is served; anything else drops that datagram only (counted as decode_error).
   virtual DecodeResult decode(Connection& c, std::span<const uint8_t> in) = 0;
   // Appends the wire form of `msg` to `out`.
   virtual void encode(Connection& c, const Frame& msg, WriteBatch& out) = 0;
