@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -287,28 +288,68 @@ bool DatagramSocket::send(const SocketAddress& to, const iovec* iov, int count) 
   return true;
 }
 
+namespace {
+bool same_address(const SocketAddress& a, const SocketAddress& b) {
+  return a.size() == b.size() && std::memcmp(a.get(), b.get(), a.size()) == 0;
+}
+}  // namespace
+
+// How many queued datagrams from `first` can leave as one UDP_SEGMENT (GSO) send: a run
+// to one address, all of one size but the last (which may be shorter), under 64 KiB.
+size_t DatagramSocket::gso_run(size_t first) const {
+  if (!gso_ || out_[first].size == 0) return 1;
+  size_t seg = out_[first].size, bytes = seg, n = 1;
+  while (first + n < out_.size() && n < kMaxSegments) {
+    const Queued& q = out_[first + n];
+    if (q.size == 0 || q.size > seg || bytes + q.size > 65000 || !same_address(q.to, out_[first].to))
+      break;
+    bytes += q.size;
+    ++n;
+    if (q.size < seg) break;  // a shorter one ends the run
+  }
+  return n;
+}
+
 void DatagramSocket::flush() {
   LoopCounters& cnt = counters();
   while (out_sent_ < out_.size()) {
-    int n = static_cast<int>(std::min<size_t>(kBatch, out_.size() - out_sent_));
     iovec iov[kBatch];
+    size_t runs[kBatch];
 #ifdef GEV_HAVE_MMSG
     mmsghdr msgs[kBatch];
-    for (int i = 0; i < n; ++i) {
-      Queued& q = out_[out_sent_ + static_cast<size_t>(i)];
-      iov[i] = {out_bytes_.data() + q.offset, q.size};
-      msghdr& h = msgs[i].msg_hdr;
+    alignas(cmsghdr) char ctl[kBatch][CMSG_SPACE(sizeof(uint16_t))];
+    int n = 0;
+    for (size_t at = out_sent_; n < kBatch && at < out_.size(); ++n) {
+      Queued& q = out_[at];
+      runs[n] = gso_run(at);
+      size_t bytes = 0;
+      for (size_t k = 0; k < runs[n]; ++k) bytes += out_[at + k].size;
+      iov[n] = {out_bytes_.data() + q.offset, bytes};  // a run's bytes are contiguous
+      msghdr& h = msgs[n].msg_hdr;
       h = {};
       h.msg_name = q.to.get();
       h.msg_namelen = q.to.size();
-      h.msg_iov = &iov[i];
+      h.msg_iov = &iov[n];
       h.msg_iovlen = 1;
+      if (runs[n] > 1) {
+        h.msg_control = ctl[n];
+        h.msg_controllen = sizeof ctl[n];
+        cmsghdr* c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        auto seg = static_cast<uint16_t>(q.size);
+        std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+      }
+      at += runs[n];
     }
     int sent = ::sendmmsg(fd_, msgs, static_cast<unsigned>(n), MSG_DONTWAIT);
 #else
+    int n = static_cast<int>(std::min<size_t>(kBatch, out_.size() - out_sent_));
     int sent = 0;
     for (; sent < n; ++sent) {
       Queued& q = out_[out_sent_ + static_cast<size_t>(sent)];
+      runs[sent] = 1;
       iov[0] = {out_bytes_.data() + q.offset, q.size};
       msghdr h{};
       h.msg_name = q.to.get();
@@ -324,6 +365,11 @@ void DatagramSocket::flush() {
         set_interest(kWritable);  // the rest waits; reading stops until it has gone
         return;
       }
+      if (runs[0] > 1) {  // this kernel or route takes no GSO: send them one by one
+        GEV_DEBUG("udp: UDP_SEGMENT refused (%s): sending datagrams one by one", std::strerror(errno));
+        gso_ = false;
+        continue;
+      }
       // This one cannot be sent (too large, no route): drop it, go on with the rest.
       Queued& q = out_[out_sent_];
       GEV_DEBUG("udp: send of %zu bytes to %s: %s; dropped", q.size, q.to.to_string().c_str(),
@@ -332,11 +378,14 @@ void DatagramSocket::flush() {
       ++out_sent_;
       continue;
     }
-    uint64_t bytes = 0;
-    for (int i = 0; i < sent; ++i) bytes += out_[out_sent_ + static_cast<size_t>(i)].size;
-    cnt.datagrams_out.add(static_cast<uint64_t>(sent));
+    uint64_t bytes = 0, datagrams = 0;
+    for (int i = 0; i < sent; ++i) {
+      for (size_t k = 0; k < runs[i]; ++k) bytes += out_[out_sent_ + k].size;
+      datagrams += runs[i];
+      out_sent_ += runs[i];
+    }
+    cnt.datagrams_out.add(datagrams);
     cnt.bytes_out.add(bytes);
-    out_sent_ += static_cast<size_t>(sent);
   }
   out_.clear();
   out_bytes_.clear();

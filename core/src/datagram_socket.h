@@ -11,6 +11,8 @@
 // send is dropped and counted).
 #pragma once
 
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -89,6 +91,7 @@ class DatagramSocket final : public IoHandler {
   void dispatch(int n);
   Connection* peer_for(const SocketAddress& from);
   void flush();  // sends the queue; on EAGAIN keeps the rest and watches for writability
+  size_t gso_run(size_t first) const;
   void set_interest(uint32_t want);
   LoopCounters& counters();
 
@@ -113,6 +116,14 @@ class DatagramSocket final : public IoHandler {
   std::vector<uint8_t> out_bytes_;
   std::vector<Queued> out_;
   size_t out_sent_ = 0;  // datagrams of out_ already sent (an EAGAIN mid-queue)
+  // Replies to one peer in a row leave as one UDP_SEGMENT send (Linux GSO) until the
+  // kernel refuses it once.
+  static constexpr size_t kMaxSegments = 64;
+#if defined(UDP_SEGMENT) && defined(__linux__) && !defined(GEV_MACOS_SOCKETS)
+  bool gso_ = true;
+#else
+  bool gso_ = false;
+#endif
 };
 
 }  // namespace gev::detail

@@ -189,6 +189,30 @@ TEST_CASE("udp: a peer flooding 100k datagrams does not starve another peer") {
   server.wait();
 }
 
+TEST_CASE("udp: replies to one peer in a row (sent as one GSO run where Linux has it) arrive one by one") {
+  RecordingEcho echo;
+  Server server(echo, udp_options(1));
+  server.start();
+  UdpPeer peer(server.address());
+  // 40 datagrams of 1,000 B, then a shorter one, sent back to back: one batch holds a run
+  // of same-size replies to this peer.
+  std::vector<std::string> sent;
+  for (size_t i = 0; i < 40; ++i) sent.push_back(payload(1, i, 1000));
+  sent.push_back(payload(1, 40, 300));
+  for (const std::string& d : sent) peer.send(d);
+  std::vector<std::string> got;
+  while (got.size() < sent.size()) {
+    std::optional<std::string> d = peer.recv();
+    if (!d) break;
+    got.push_back(*d);
+  }
+  REQUIRE(got.size() == sent.size());  // (41 small datagrams fit any socket buffer)
+  CHECK(got == sent);                   // each whole and separate, in order
+  CHECK(wait_until([&] { return server.stats().datagrams_out == 41; }));
+  server.stop();
+  server.wait();
+}
+
 TEST_CASE("udp: an idle peer expires with on_close; a new datagram makes it anew") {
   RecordingEcho echo;
   Options o = udp_options(1);
