@@ -285,10 +285,11 @@ int32_t api_conn_outbound(const gev_conn* c) {
   return c && conn_of(c)->outbound() ? 1 : 0;
 }
 gev_status api_conn_link(gev_conn* a, gev_conn* b, uint64_t high, uint64_t low) noexcept {
-  if (!a || !b || a == b) return GEV_ERR_INVALID;
+  if (!a || !b) return GEV_ERR_INVALID;
   Connection& x = *conn_of(a);
   Connection& y = *conn_of(b);
   if (x.datagram() || y.datagram()) return GEV_ERR_UNSUPPORTED;
+  if (a == b) return GEV_ERR_INVALID;
   if (&x.loop() != &y.loop()) return GEV_ERR_INVALID;
   if (!x.connected() || !y.connected()) return GEV_ERR_CLOSED;
   x.couple(y, static_cast<size_t>(high), static_cast<size_t>(low));

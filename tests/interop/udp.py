@@ -22,7 +22,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gevhost import GevHost, check, parse_args, run_main  # noqa: E402
+from gevhost import GevHost, check, module_dir_with, parse_args, run_main  # noqa: E402
 
 OP_TIMEOUT = 20.0
 RELOADED = "reload: generation "
@@ -70,7 +70,7 @@ def udp_snmp():
     return dict(zip(rows[0][1:], (int(v) for v in rows[1][1:])))
 
 
-def write_config(path, udp_port, capped_port, idle_ms=30000):
+def write_config(path, udp_port, capped_port, idle_ms=30000, probe_port=0):
     with open(path, "w") as f:
         f.write("""log-level = info
 loops = 2
@@ -90,7 +90,11 @@ protocol = raw
 handler = echo
 udp-max-peers = 3
 udp-idle-timeout = 2000
-""" % (udp_port, idle_ms, capped_port))
+[listener.probe]
+listen = udp://[::1]:%d
+protocol = raw
+handler = udp_probe
+""" % (udp_port, idle_ms, capped_port, probe_port))
 
 
 def wait_serving(host, n):
@@ -164,6 +168,33 @@ def check_cap_and_expiry(port, admin):
         s.close()
     print("ok   udp-max-peers refuses and counts; idle peers expire (udp-idle-timeout) and "
           "make room", flush=True)
+
+
+def check_probe(port):
+    """What a handler can do with a datagram peer (tests/modules/udp_probe), over IPv6."""
+    socks = []
+    for n in (1, 2):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.settimeout(OP_TIMEOUT)
+        socks.append(s)
+    for n in (1, 2):  # the first peer twice: its context counts; the second peer: its own
+        s = socks[0]
+        s.sendto(b"probe", ("::1", port))
+        got = [s.recvfrom(200)[0] for _ in range(3)]
+        facts = b"datagram=1 pause=-4 resume=-4 shutdown=-4 link=-4 context=%d" % n
+        check(got[0].startswith(facts), "probe %d answered %r, not %r" % (n, got[0], facts))
+        check(sorted(got[1:]) == [b"send_to", b"timer"], "probe %d: then %r" % (n, got[1:]))
+    s = socks[1]
+    s.sendto(b"probe", ("::1", port))
+    got = s.recvfrom(200)[0]
+    check(got.startswith(b"datagram=1 pause=-4 resume=-4 shutdown=-4 link=-4 context=1 peers="),
+          "a second peer: %r" % got)
+    # (with two loops the peers may sit on different ones: for_each_conn sees its loop's)
+    check(int(got.rsplit(b"=", 1)[1]) in (1, 2), "for_each_conn found %r peers" % got)
+    for s in socks:
+        s.close()
+    print("ok   a datagram peer in a handler: stream calls answer GEV_ERR_UNSUPPORTED; its "
+          "context, a timer it owns and send_to work (over IPv6)", flush=True)
 
 
 def check_refused(host_path, module_dir):
@@ -248,14 +279,17 @@ def main():
     host_path, module_dir, _ = parse_args(sys.argv)
     d = tempfile.mkdtemp(prefix="gev-udp-")
     udp_port, capped_port, admin = free_udp_port(), free_udp_port(), free_tcp_port()
+    probe_port = free_udp_port()
+    module_dir = module_dir_with(module_dir, d, "GEV_UDP_PROBE", "udp_probe")
     conf = os.path.join(d, "gev-host.conf")
-    write_config(conf, udp_port, capped_port)
+    write_config(conf, udp_port, capped_port, probe_port=probe_port)
     sock = os.path.join(d, "handoff.sock")
     args = ["--config", conf, "--admin", "127.0.0.1:%d" % admin, "--handoff-socket", sock,
             "--drain-timeout", "5000"]
     check_refused(host_path, module_dir)
     with GevHost(host_path, module_dir, args, listeners=1) as host:
-        wait_serving(host, 2)
+        wait_serving(host, 3)
+        check_probe(probe_port)
         check_echo(udp_port)
         check_cap_and_expiry(capped_port, admin)
         m = metrics(admin)
@@ -269,7 +303,7 @@ def main():
         # that closes.
         fleet = Fleet(udp_port)
         time.sleep(1.0)
-        write_config(conf, udp_port, capped_port, idle_ms=29000)
+        write_config(conf, udp_port, capped_port, idle_ms=29000, probe_port=probe_port)
         host.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + OP_TIMEOUT
         while time.monotonic() < deadline and RELOADED not in host.log():
@@ -288,7 +322,7 @@ def main():
         host.stopped_by_test = True
         with GevHost(host_path, module_dir, ["--config", conf, "--admin", "off", "--takeover",
                                              sock], listeners=1) as successor:
-            wait_serving(successor, 2)
+            wait_serving(successor, 3)
             try:
                 rc = host.proc.wait(timeout=OP_TIMEOUT)
             except subprocess.TimeoutExpired:
