@@ -8,6 +8,7 @@
 set -uo pipefail
 cd "$1"
 log=$(mktemp)
+page=$(mktemp)
 pid=""
 cleanup() {
   if [ -n "$pid" ]; then  # the whole session: the script, a build under way, the host
@@ -16,7 +17,7 @@ cleanup() {
     kill -KILL -- "-$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   fi
-  rm -f "$log"
+  rm -f "$log" "$page"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- scripts/run output ---"; cat "$log"; exit 1; }
@@ -67,7 +68,9 @@ page = urllib.request.urlopen("https://127.0.0.1:8443/", timeout=10, context=ctx
 assert b"<html" in page.lower(), page[:200]
 PY
 # curl against the https chat page, trusting the same certificate (as the README says).
-curl -sS --max-time 10 --cacert host/tls/localhost.pem https://127.0.0.1:8443/ | grep -qi "<html" \
+# (Into a file: `curl | grep -q` fails when grep exits before curl has written it all.)
+curl -sS --max-time 10 --cacert host/tls/localhost.pem -o "$page" https://127.0.0.1:8443/ &&
+  grep -qi "<html" "$page" \
   || fail "curl --cacert https://127.0.0.1:8443/ did not get the chat page"
 hint=$(sed -n 's/^    try: \(.*frame_client .*\)$/\1/p' "$log")
 [ -n "$hint" ] || fail "no frame_client hint"
