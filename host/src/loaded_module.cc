@@ -26,9 +26,17 @@ LoadedModule::LoadedModule(boost::dll::shared_library lib, std::filesystem::path
   if (::dladdr(descriptor, &info) != 0) base_ = info.dli_fbase;
 }
 
+std::mutex& dl_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 LoadedModule::~LoadedModule() {
   destroy_state();
-  lib_.unload();
+  {
+    std::lock_guard lock(dl_mutex());
+    lib_.unload();
+  }
   std::error_code ec;
   std::filesystem::remove(runtime_copy_, ec);
 }

@@ -27,6 +27,12 @@ namespace gev::host {
 
 struct ModuleHost;  // the gev_host behind the module's handle (host_api.h)
 
+// Held around every dlopen (with the module's gev_module_entry) and dlclose of a module.
+// The dynamic linker serializes them too, but invisibly to ThreadSanitizer: a new copy
+// mapped where a retired one was would otherwise look like a race on the old copy's
+// globals (TSan saw one on the C++ SDK's host_api pointer under a reload).
+std::mutex& dl_mutex();
+
 class LoadedModule : public std::enable_shared_from_this<LoadedModule> {
  public:
   LoadedModule(boost::dll::shared_library lib, std::filesystem::path source,

@@ -40,6 +40,9 @@ std::unique_ptr<LoadedModule> ModuleLoader::open(const fs::path& file, std::stri
     *error = "cannot copy to " + copy.string() + ": " + ec.message();
     return nullptr;
   }
+  // Loading, the entry call and any unload on the way out happen under dl_mutex (the
+  // guard outlives `lib`, so even its destructor's unload is inside).
+  std::lock_guard dl_lock(dl_mutex());
   boost::dll::shared_library lib;
   std::error_code bec;
   lib.load(copy, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, bec);
