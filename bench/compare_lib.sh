@@ -9,6 +9,7 @@
 #   SCEN_LOAD[scen]          another load binary for a scenario (optional; same JSON)
 #   ROUNDS DURATION WARMUP SERVER_CPU LOAD_CPU BASELINE
 #   COMPARE_UDP=1            the servers listen on UDP (readiness is probed with ss)
+#   COMPARE_COMMAND          the command line as typed, for BENCH_SAVE's header
 # then calls compare_run, then compare_table TITLE COLUMN (its exit status: 1 if any
 # run failed).
 
@@ -135,12 +136,38 @@ compare_ratio() {  # compare_ratio A B -> A/B with 2 decimals, "n/a" if unknown
     else printf "%.2f", a / b }'
 }
 
-# Prints the markdown table of medians; returns 1 if any run failed.
+compare_range() {  # "min-max" of whitespace-separated numbers; empty if none
+  tr ' ' '\n' <<<"$1" | grep . | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+    END { if (NR) printf "%s-%s", lo, hi }'
+}
+
+# Prints the markdown table of medians (and each server's ns/msg range over the rounds);
+# returns 1 if any run failed. With BENCH_SAVE=FILE it also writes the table there, under
+# a comment line bench/report reads: the command, the commit, the date and the machine.
 compare_table() {  # compare_table TITLE COLUMN
+  local out
+  out=$(compare_table_body "$@") || { local rc=$?; echo "$out"; compare_save "$out"; return "$rc"; }
+  echo "$out"
+  compare_save "$out"
+}
+compare_save() {
+  [[ -n ${BENCH_SAVE:-} ]] || return 0
+  local commit cpu
+  commit=$(git -C "$(dirname "${BASH_SOURCE[0]}")" describe --always --dirty 2>/dev/null || echo unknown)
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+  {
+    printf '<!-- gev-bench command="%s" commit="%s" date="%s" machine="%s, %s cores, %s" -->\n' \
+      "${COMPARE_COMMAND:-$PROG}" "$commit" "$(date -u +%Y-%m-%dT%H:%MZ)" "$cpu" "$(nproc)" \
+      "$(uname -sr)"
+    echo "$1"
+  } >"$BENCH_SAVE"
+  echo "$PROG: saved to $BENCH_SAVE" >&2
+}
+compare_table_body() {
   echo "$1"
   echo
-  echo "| scenario | $2 | msgs/s | msgs/s vs $BASELINE | server ns/msg | ns/msg vs $BASELINE | p50 us | p99 us | ok/failed |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
+  echo "| scenario | $2 | msgs/s | msgs/s vs $BASELINE | server ns/msg | ns/msg vs $BASELINE | ns/msg range | p50 us | p99 us | ok/failed |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
   local failed=0 scen name key base_t base_n t n p50 p f
   for scen in "${SCEN_NAMES[@]}"; do
     base_t=$(compare_median "${TPUT[$scen|$BASELINE]:-}")
@@ -153,9 +180,10 @@ compare_table() {  # compare_table TITLE COLUMN
       p=$(compare_median "${P99[$key]:-}")
       f=${FAIL[$key]:-0}
       ((f == 0)) || failed=1
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s/%s |\n' "$scen" "$name" \
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s |\n' "$scen" "$name" \
         "${t:-n/a}" "$(compare_ratio "$t" "$base_t")" "${n:-n/a}" \
-        "$(compare_ratio "$n" "$base_n")" "${p50:-n/a}" "${p:-n/a}" "${OK[$key]:-0}" "$f"
+        "$(compare_ratio "$n" "$base_n")" "$(compare_range "${NSMSG[$key]:-}")" "${p50:-n/a}" \
+        "${p:-n/a}" "${OK[$key]:-0}" "$f"
     done
   done
   return "$failed"

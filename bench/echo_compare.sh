@@ -2,6 +2,7 @@
 # Compares echo servers with gev-load (server pinned to one core, load to
 # another) and prints a markdown table of medians relative to the floor.
 set -euo pipefail
+COMPARE_COMMAND="bench/$(basename "$0") $*"  # (for BENCH_SAVE: bench/compare_lib.sh)
 
 usage() {
   cat <<'EOF'

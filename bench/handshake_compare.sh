@@ -7,6 +7,7 @@
 # bench/load/handshake_load.cc. Server pinned to one core, client to another, rounds
 # interleaved; medians and ratios to nginx.
 set -euo pipefail
+COMPARE_COMMAND="bench/$(basename "$0") $*"  # (for BENCH_SAVE: bench/compare_lib.sh)
 
 usage() {
   cat <<'EOF2'

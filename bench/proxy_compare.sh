@@ -6,6 +6,7 @@
 # echo, the floor) share the other. Rounds interleave the contenders; medians, ratios to
 # HAProxy. The server CPU column is the proxy's (for direct: the upstream's own).
 set -euo pipefail
+COMPARE_COMMAND="bench/$(basename "$0") $*"  # (for BENCH_SAVE: bench/compare_lib.sh)
 
 usage() {
   cat <<'EOF'

@@ -4,6 +4,7 @@
 # uWebSockets' SSL echo, built elsewhere: nothing here builds it). Server pinned to one
 # core, load to another, rounds interleaved; a markdown table of medians and ratios.
 set -euo pipefail
+COMPARE_COMMAND="bench/$(basename "$0") $*"  # (for BENCH_SAVE: bench/compare_lib.sh)
 
 usage() {
   cat <<'EOF2'

@@ -8,6 +8,7 @@
 # server saturates at. Every reply is checked; "lost" datagrams are reported by
 # gev-udp-load in its own output (stderr of a failed run).
 set -euo pipefail
+COMPARE_COMMAND="bench/$(basename "$0") $*"  # (for BENCH_SAVE: bench/compare_lib.sh)
 
 usage() {
   cat <<'EOT'

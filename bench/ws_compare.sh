@@ -4,6 +4,7 @@
 # to one core, load to another, rounds interleaved; a markdown table of medians and
 # ratios to raw.
 set -euo pipefail
+COMPARE_COMMAND="bench/$(basename "$0") $*"  # (for BENCH_SAVE: bench/compare_lib.sh)
 
 usage() {
   cat <<'EOF'
