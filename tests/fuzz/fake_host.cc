@@ -109,6 +109,19 @@ struct Api {
       fc.state = ConnState::kClosing;
   }
   static void shutdown_write(gev_conn* c) { conn(c).write_shut = true; }
+  // ABI 1.5: a stream connection, always (the fuzzed protocols are stream protocols).
+  static int32_t datagram(const gev_conn*) { return 0; }
+  static gev_status stream_op(gev_conn* c, int32_t op) {
+    if (op == GEV_STREAM_PAUSE_READING)
+      pause(c);
+    else if (op == GEV_STREAM_RESUME_READING)
+      resume(c);
+    else if (op == GEV_STREAM_SHUTDOWN_WRITE)
+      shutdown_write(c);
+    else
+      return GEV_ERR_INVALID;
+    return GEV_OK;
+  }
   static gev_timer_id timer_start(gev_loop* l, gev_conn* owner, uint64_t delay_ns,
                                   uint64_t interval_ns, gev_task_fn fn, void* arg) {
     if (!l || !fn) return 0;
@@ -192,6 +205,8 @@ void FakeHost::fill_api(gev_host_api& a) {
   a.metric_define = Api::metric_define;
   a.metric_add = Api::metric_add;
   a.send_to = Api::send_to;
+  a.conn_datagram = Api::datagram;
+  a.conn_stream_op = Api::stream_op;
 }
 
 const gev_host_api* FakeHost::api() {

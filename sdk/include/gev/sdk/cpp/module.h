@@ -143,7 +143,7 @@ class Conn {
   gev_status pause_reading() { return stream_op(GEV_STREAM_PAUSE_READING, api()->conn_pause_reading); }
   gev_status resume_reading() { return stream_op(GEV_STREAM_RESUME_READING, api()->conn_resume_reading); }
   // ABI 1.5 (false on an older host): a UDP listener's peer.
-  bool datagram() const { return has_1_5() && api()->conn_datagram(c_) != 0; }
+  bool datagram() const { return has_1_5() && api()->conn_datagram && api()->conn_datagram(c_) != 0; }
   // ABI 1.4 (false / GEV_ERR_UNSUPPORTED on an older host): dialled by host->dial; flow
   // coupling with another connection on the same loop (see gev_host_api::conn_link).
   bool outbound() const { return has_1_4() && api()->conn_outbound(c_) != 0; }
@@ -171,7 +171,8 @@ class Conn {
 
  private:
   gev_status stream_op(int32_t op, void (*old)(gev_conn*)) {
-    if (has_1_5()) return api()->conn_stream_op(c_, op);
+    if (has_1_5() && api()->conn_stream_op) return api()->conn_stream_op(c_, op);
+    if (!old) return GEV_ERR_UNSUPPORTED;
     old(c_);
     return GEV_OK;
   }
