@@ -61,19 +61,11 @@ bool Connection::start() {
   loop_.assert_in_loop_thread();
   self_ = shared_from_this();
   last_active_ms_ = loop_.now_ms();
-  if (datagram_) {  // its socket reads for it: nothing to watch, no transport
-    loop_.attach(this);
-    if (service_.options.idle_timeout.count() > 0)
-      loop_.wheel().schedule(
-          &idle_node_,
-          last_active_ms_ + static_cast<uint64_t>(service_.options.idle_timeout.count()));
-    counters().opened.add(1);
-    announce();
-    return true;
-  }
-  interest_ = kReadable;
+  // A datagram peer's socket reads for it: nothing to watch (and a UDP listener has no
+  // transport, so the rest is the same for both).
+  interest_ = datagram_ ? 0u : static_cast<uint32_t>(kReadable);
   try {
-    loop_.add_io(fd_, interest_, this);
+    if (!datagram_) loop_.add_io(fd_, interest_, this);
   } catch (const std::system_error& e) {  // e.g. ENOSPC: fs.epoll.max_user_watches
     GEV_WARN("conn %llu: cannot watch fd %d: %s; closing", static_cast<unsigned long long>(id_),
              fd_, e.what());
