@@ -9,6 +9,7 @@
 #   SCEN_LOAD[scen]          another load binary for a scenario (optional; same JSON)
 #   ROUNDS DURATION WARMUP SERVER_CPU LOAD_CPU BASELINE
 #   COMPARE_UDP=1            the servers listen on UDP (readiness is probed with ss)
+#   COMPARE_NO_PIN=1         pin nothing (servers running several loops)
 #   COMPARE_COMMAND          the command line as typed, for BENCH_SAVE's header
 # then calls compare_run, then compare_table TITLE COLUMN (its exit status: 1 if any
 # run failed).
@@ -19,7 +20,10 @@ compare_run() {
   # Command prefixes that pin the server and the load to their own cores.
   SRV_PIN=(taskset -c "$SERVER_CPU")
   LOAD_PIN=(taskset -c "$LOAD_CPU")
-  if (($(nproc) < 2)) || ! command -v taskset >/dev/null; then
+  if ((${COMPARE_NO_PIN:-0})); then
+    SRV_PIN=()
+    LOAD_PIN=()
+  elif (($(nproc) < 2)) || ! command -v taskset >/dev/null; then
     echo "$PROG: warning: fewer than 2 cores or no taskset; not pinning" >&2
     SRV_PIN=()
     LOAD_PIN=()

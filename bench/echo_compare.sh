@@ -17,6 +17,7 @@ usage: bench/echo_compare.sh [options]
                        host=DIR/host/gev-host ... --protocol raw --handler echo (modules over the C ABI)
   --baseline NAME    server the ratios are relative to (default floor)
   --scenario NAME    run only this scenario (repeatable)
+  --rate R           the paced scenario's total msgs/s (default 50000)
   --rounds R         rounds, servers interleaved in each (default 5)
   --duration S       measured seconds per run (default 5)
   --warmup S         unmeasured seconds per run (default 1)
@@ -37,6 +38,7 @@ SERVER_CPU=0
 LOAD_CPU=1
 SERVERS=()
 ONLY=()
+RATE=50000
 
 while (($# > 0)); do
   case "$1" in
@@ -45,6 +47,7 @@ while (($# > 0)); do
     --server) SERVERS+=("$2"); shift 2 ;;
     --baseline) BASELINE=$2; shift 2 ;;
     --scenario) ONLY+=("$2"); shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
@@ -69,7 +72,7 @@ fi
 # Scenario name -> gev-load arguments (order kept in SCEN_NAMES).
 SCEN_NAMES=(50c-512B-paced 50c-512B-pipe8 1000c-64B 50c-16KiB churn-4t-64B)
 declare -A SCEN_ARGS=(
-  [50c-512B-paced]="--conns 50 --size 512 --pipeline 1 --rate 50000"
+  [50c-512B-paced]="--conns 50 --size 512 --pipeline 1 --rate $RATE"
   [50c-512B-pipe8]="--conns 50 --size 512 --pipeline 8"
   [1000c-64B]="--conns 1000 --size 64 --pipeline 1"
   [50c-16KiB]="--conns 50 --size 16384 --pipeline 1"

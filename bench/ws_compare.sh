@@ -16,6 +16,12 @@ usage: bench/ws_compare.sh [options]
                      ws-deflate-compressible
   --scenario NAME    run only this scenario (repeatable)
   --text             WebSocket text frames (ASCII payload) instead of binary
+  --peer NAME=CMD    also run this WebSocket server ({port} replaced), loaded like ws
+  --peer-deflate NAME=CMD   likewise, loaded like ws-deflate (it must accept
+                     permessage-deflate)
+  --rate R           the paced scenario's total msgs/s (default 50000)
+  --baseline NAME    contender the ratios are relative to (default raw, or the
+                     first one run if raw is not)
   --rounds R         rounds, contenders interleaved in each (default 5)
   --duration S       measured seconds per run (default 5)
   --warmup S         unmeasured seconds per run (default 1)
@@ -45,6 +51,9 @@ FRAMES=""
 KIND=binary
 NAMES=()
 ONLY=()
+PEERS=()
+RATE=50000
+BASELINE=""
 
 while (($# > 0)); do
   case "$1" in
@@ -54,6 +63,10 @@ while (($# > 0)); do
     --contender) NAMES+=("$2"); shift 2 ;;
     --scenario) ONLY+=("$2"); shift 2 ;;
     --text) FRAMES="--text"; KIND=text; shift ;;
+    --peer) PEERS+=("ws|$2"); shift 2 ;;
+    --peer-deflate) PEERS+=("ws-deflate|$2"); shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --baseline) BASELINE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
@@ -81,12 +94,29 @@ if ((${#NAMES[@]} == 0)); then NAMES=("${ALL_NAMES[@]}"); fi
 for n in "${NAMES[@]}"; do
   [[ -n ${PROTO[$n]+x} ]] || { echo "ws_compare: unknown contender $n" >&2; exit 2; }
 done
-BASELINE=raw
+declare -A CMDS=()
+for n in "${NAMES[@]}"; do
+  CMDS[$n]="$HOST --listen 127.0.0.1:{port} --loops 1 --admin off --log-level warn \
+--protocol ${PROTO[$n]} --handler echo"
+done
+for p in "${PEERS[@]}"; do  # "LIKE|NAME=CMD": loaded as contender LIKE is
+  like=${p%%|*}
+  entry=${p#*|}
+  name=${entry%%=*}
+  [[ $name != "$entry" && -n ${entry#*=} ]] || { echo "ws_compare: bad peer '$entry' (want NAME=CMD)" >&2; exit 2; }
+  NAMES+=("$name")
+  CMDS[$name]=${entry#*=}
+  LOAD_ARGS[$name]=${LOAD_ARGS[$like]}
+done
+if [[ -z $BASELINE ]]; then
+  BASELINE=${NAMES[0]}
+  for n in "${NAMES[@]}"; do [[ $n == raw ]] && BASELINE=raw; done
+fi
 
 # Scenario name -> gev-load arguments (order kept in SCEN_NAMES).
 SCEN_NAMES=(50c-512B-paced 50c-512B-pipe8 50c-16KiB)
 declare -A SCEN_ARGS=(
-  [50c-512B-paced]="--conns 50 --size 512 --pipeline 1 --rate 50000"
+  [50c-512B-paced]="--conns 50 --size 512 --pipeline 1 --rate $RATE"
   [50c-512B-pipe8]="--conns 50 --size 512 --pipeline 8"
   [50c-16KiB]="--conns 50 --size 16384 --pipeline 1"
 )
@@ -98,14 +128,9 @@ if ((${#ONLY[@]} > 0)); then
 fi
 
 PROG=ws_compare
-declare -A CMDS=()
-for n in "${NAMES[@]}"; do
-  CMDS[$n]="$HOST --listen 127.0.0.1:{port} --loops 1 --admin off --log-level warn \
---protocol ${PROTO[$n]} --handler echo"
-done
 # shellcheck source=compare_lib.sh
 source "$(dirname "$0")/compare_lib.sh"
 compare_run
-compare_table "WebSocket vs raw echo on gev-host: $ROUNDS rounds, ${DURATION} s (+${WARMUP} s\
+compare_table "WebSocket echo on gev-host: $ROUNDS rounds, ${DURATION} s (+${WARMUP} s\
  warmup) per run, server on cpu $SERVER_CPU, gev-load on cpu $LOAD_CPU, $KIND frames;\
  medians, ratios vs $BASELINE." contender

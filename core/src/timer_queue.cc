@@ -1,5 +1,6 @@
 // TimerQueue implementation: lazy deletion (a cancelled id stays in the heap until it
-// surfaces), so cancel is O(1) and the heap never needs a search.
+// surfaces, or until cancelled ones are half the heap), so cancel is O(1) amortized and
+// the heap never needs a search.
 #include "gev/timer_queue.h"
 
 #include <algorithm>
@@ -18,22 +19,41 @@ void TimerQueue::push(int64_t when, TimerId id) {
 }
 
 void TimerQueue::add(TimerId id, int64_t when_ns, int64_t interval_ns, Callback cb) {
-  timers_[id] = Timer{when_ns, interval_ns, std::move(cb)};
+  bool rearmed = !timers_.insert_or_assign(id, Timer{when_ns, interval_ns, std::move(cb)}).second;
   push(when_ns, id);
+  if (rearmed) {  // its old deadline is a stale entry now, maybe the top
+    ++stale_;
+    drop_cancelled_top();
+  }
 }
 
 bool TimerQueue::cancel(TimerId id) {
   if (timers_.erase(id) == 0) return false;
-  ++stale_;  // its heap entry stays until it surfaces
+  ++stale_;  // its heap entry stays until it surfaces, unless it is the top: the top is
+  // always live, so run_due looks at nothing before a deadline and next_deadline is exact
+  if (heap_.front().id == id) {
+    drop_cancelled_top();
+  } else if (stale_ > 64 && stale_ * 2 > heap_.size()) {
+    compact();  // cancelled entries are most of the heap: one pass drops them all
+  }
   return true;
+}
+
+bool TimerQueue::live(const HeapEntry& e) const {
+  auto it = timers_.find(e.id);
+  return it != timers_.end() && it->second.when == e.when;
+}
+
+void TimerQueue::compact() {
+  std::erase_if(heap_, [this](const HeapEntry& e) { return !live(e); });
+  std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  stale_ = 0;
 }
 
 void TimerQueue::drop_cancelled_top() {
   while (!heap_.empty()) {
-    const HeapEntry& top = heap_.front();
-    auto it = timers_.find(top.id);
     // Stale if cancelled, or if the timer was re-armed and this entry is an old deadline.
-    if (it != timers_.end() && it->second.when == top.when) return;
+    if (live(heap_.front())) return;
     std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
     heap_.pop_back();
     if (stale_ > 0) --stale_;

@@ -47,7 +47,9 @@ void WriteBatch::append(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return;
   bool stable = !stable_.empty() && bytes.data() >= stable_.data() &&
                 bytes.data() + bytes.size() <= stable_.data() + stable_.size();
-  if (!stable || pieces_.size() >= kMaxPieces) {
+  bool after_scratch = !pieces_.empty() && pieces_.back().ptr == nullptr;
+  if (!stable || pieces_.size() >= kMaxPieces ||
+      (after_scratch && bytes.size() <= kCopyAfterScratch)) {
     append_copy(bytes);
     return;
   }

@@ -364,6 +364,17 @@ class WebSocket : public gev::sdk::Protocol {
         uint64_t so_far = h.opcode == kContinuation ? ws.wire_bytes : 0;
         if (h.length > max_message_ - so_far)
           return fail(c, ws, 1009, "message over max_message"), discard(in, out);
+        if (whole_message(h, n - off - static_cast<size_t>(hl)) && ws.state == State::kOpen) {
+          // The common case, a one-frame message all here: unmask it where it lies (the
+          // input is the host's read buffer, ours to rewrite: gev_protocol.h) and hand
+          // back a view into it, which the host then sends from without a copy.
+          auto* body = const_cast<uint8_t*>(p + off + hl);
+          auto len = static_cast<size_t>(h.length);
+          unmask_copy(body, body, len, h.mask, 0);
+          if (h.opcode == kText && !valid_utf8(body, len))
+            return fail(c, ws, 1007, "text is not UTF-8"), discard(in, out);
+          return frame_out(out, off + static_cast<size_t>(hl) + len, h.opcode, body, len);
+        }
         if (h.opcode != kContinuation) start_message(ws, h);
         ws.in_frame = true;
         ws.frame = h;
@@ -386,17 +397,26 @@ class WebSocket : public gev::sdk::Protocol {
       if (!ws.frame.fin) continue;
       if (!end_message(c, ws)) return discard(in, out);
       if (ws.state != State::kOpen) continue;  // after our close, messages are dropped
-      out.status = GEV_DECODE_FRAME;
-      out.consumed = off;
-      out.frame.type = ws.opcode;
-      // A non-null pointer even for an empty message: an empty view that is not null is
-      // a message (and the echo of one), a null one would be no message at all.
-      static const uint8_t kEmpty[1] = {0};
-      out.frame.data = {ws.message.size() ? ws.message.data() : kEmpty, ws.message.size()};
-      out.frame.meta = {nullptr, 0};
-      return;
+      return frame_out(out, off, ws.opcode, ws.message.data(), ws.message.size());
     }
     out.consumed = ws.state == State::kDone ? n : off;
+  }
+
+  // An unfragmented, uncompressed message whose payload (len bytes) is all in the input.
+  static bool whole_message(const FrameHeader& h, size_t len) {
+    return h.fin && h.opcode != kContinuation && !(h.rsv & kRsv1) && h.length <= len;
+  }
+
+  static void frame_out(gev_decode_result& out, size_t consumed, uint8_t opcode,
+                        const uint8_t* data, size_t len) {
+    out.status = GEV_DECODE_FRAME;
+    out.consumed = consumed;
+    out.frame.type = opcode;
+    // A non-null pointer even for an empty message: an empty view that is not null is
+    // a message (and the echo of one), a null one would be no message at all.
+    static const uint8_t kEmpty[1] = {0};
+    out.frame.data = {len ? data : kEmpty, len};
+    out.frame.meta = {nullptr, 0};
   }
 
   static void discard(gev_bytes in, gev_decode_result& out) {

@@ -214,6 +214,35 @@ TEST_CASE("TimerQueue next_deadline") {
   CHECK_FALSE(q.next_deadline().has_value());
 }
 
+TEST_CASE("TimerQueue drops a cancelled top at once and compacts cancelled entries") {
+  TimerQueue q;
+  int fired = 0;
+  TimerId live = TimerQueue::next_id();
+  q.add(live, 100, 0, [&] { ++fired; });
+  // Timers armed and cancelled under a live top (handshake deadlines, say): they are
+  // not looked at on each pass, and they do not pile up.
+  for (int i = 0; i < 10000; ++i) {
+    TimerId t = TimerQueue::next_id();
+    q.add(t, 1000 + i, 0, [&] { fired += 100; });
+    CHECK(q.cancel(t));
+  }
+  CHECK(q.size() == 1);
+  CHECK(q.heap_entries() <= 2 * 64 + 2);
+  CHECK(q.next_deadline() == std::optional<int64_t>{100});
+  // Cancelling the top: next_deadline moves on without a run_due.
+  TimerId early = TimerQueue::next_id();
+  q.add(early, 50, 0, [&] { fired += 1000; });
+  CHECK(q.next_deadline() == std::optional<int64_t>{50});
+  CHECK(q.cancel(early));
+  CHECK(q.next_deadline() == std::optional<int64_t>{100});
+  // Re-arming an id later leaves no stale top either.
+  q.add(live, 500, 0, [&] { ++fired; });
+  CHECK(q.next_deadline() == std::optional<int64_t>{500});
+  q.run_due(20000);
+  CHECK(fired == 1);
+  CHECK_FALSE(q.next_deadline().has_value());
+}
+
 TEST_CASE("TimerQueue handles negative and large deadlines") {
   TimerQueue q;
   std::vector<int> fired;

@@ -84,16 +84,16 @@ TEST_CASE("WriteBatch copies bytes outside the stable range") {
   std::string buf = "0123456789";
   WriteBatch s;
   s.reset(span_of(buf, 2, 5));   // "23456"
+  s.append(span_of(buf, 2, 5));  // "23456": exactly the range
   s.append(span_of(buf, 1, 3));  // "123": starts before
   s.append(span_of(buf, 5, 3));  // "567": ends after
-  s.append(span_of(buf, 2, 5));  // "23456": exactly the range
   iov = iovecs(s);
   REQUIRE(iov.size() == 2);
-  CHECK(iov[1].iov_base == buf.data() + 2);
-  CHECK(iov[0].iov_base != buf.data() + 1);
-  CHECK(iov[0].iov_base != buf.data() + 5);
+  CHECK(iov[0].iov_base == buf.data() + 2);
+  CHECK(iov[1].iov_base != buf.data() + 1);
+  CHECK(iov[1].iov_base != buf.data() + 5);
   buf.assign(buf.size(), '-');
-  CHECK(std::string(static_cast<const char*>(iov[0].iov_base), iov[0].iov_len) == "123567");
+  CHECK(std::string(static_cast<const char*>(iov[1].iov_base), iov[1].iov_len) == "123567");
 
   // Without a stable range everything is copied.
   std::string src = "abc";
@@ -159,10 +159,25 @@ TEST_CASE("WriteBatch alloc space appears in order") {
   std::memcpy(b.alloc(1), "!", 1);
   CHECK(b.bytes() == 8);
   std::vector<iovec> iov = iovecs(b);
-  REQUIRE(iov.size() == 4);
+  // "CD" follows copied bytes and is short: copied after them (one contiguous send).
+  REQUIRE(iov.size() == 2);
   CHECK(iov[0].iov_base == input.data());
-  CHECK(iov[2].iov_base == input.data() + 2);
   CHECK(joined(iov) == "ABxyzCD!");
+}
+
+TEST_CASE("WriteBatch references a long stable piece after a header") {
+  const std::string input(WriteBatch::kCopyAfterScratch + 1, 'p');
+  WriteBatch b;
+  b.reset(span_of(input, 0, input.size()));
+  std::memcpy(b.alloc(4), "HDR:", 4);
+  b.append(span_of(input, 0, input.size()));  // over the threshold: referenced
+  std::memcpy(b.alloc(4), "HDR:", 4);
+  b.append(span_of(input, 0, WriteBatch::kCopyAfterScratch));  // at it: copied
+  std::vector<iovec> iov = iovecs(b);
+  REQUIRE(iov.size() == 3);
+  CHECK(iov[1].iov_base == input.data());
+  CHECK(iov[2].iov_len == 4 + WriteBatch::kCopyAfterScratch);
+  CHECK(joined(iov) == "HDR:" + input + "HDR:" + input.substr(1));
 }
 
 TEST_CASE("WriteBatch keeps earlier copies when the scratch arena grows") {
@@ -196,14 +211,14 @@ TEST_CASE("WriteBatch reset forgets the previous batch") {
   CHECK(b.bytes() == 0);
   CHECK(iovecs(b).empty());
   // The old range is no longer stable.
-  b.append(span_of(first, 0, 5));
   b.append(span_of(second, 0, 6));
+  b.append(span_of(first, 0, 5));
   std::vector<iovec> iov = iovecs(b);
   REQUIRE(iov.size() == 2);
-  CHECK(iov[0].iov_base != first.data());
-  CHECK(iov[1].iov_base == second.data());
+  CHECK(iov[0].iov_base == second.data());
+  CHECK(iov[1].iov_base != first.data());
   first.assign(first.size(), '?');
-  CHECK(joined(iov) == "firstsecond");
+  CHECK(joined(iov) == "secondfirst");
 }
 
 TEST_CASE("WriteBatch stays within kMaxPieces + 1 iovecs") {

@@ -29,14 +29,16 @@ class TimerQueue {
   bool cancel(TimerId id);
   // Runs every timer due at or before now_ns. Callbacks may add or cancel timers.
   void run_due(int64_t now_ns) {
-    if (!heap_.empty() && (heap_.front().when <= now_ns || stale_ > 0)) run_due_slow(now_ns);
+    // (The top is always live: a cancelled entry under it waits until it surfaces.)
+    if (!heap_.empty() && heap_.front().when <= now_ns) run_due_slow(now_ns);
   }
   std::optional<int64_t> next_deadline() const {
-    // Stale (cancelled) tops only make the answer early: one spurious wake-up.
     if (heap_.empty()) return std::nullopt;
     return heap_.front().when;
   }
   size_t size() const { return timers_.size(); }
+  // Heap entries, cancelled ones included (at most about twice size() past a burst).
+  size_t heap_entries() const { return heap_.size(); }
 
  private:
   struct HeapEntry {
@@ -56,6 +58,8 @@ class TimerQueue {
   void run_due_slow(int64_t now_ns);
   void push(int64_t when, TimerId id);
   void drop_cancelled_top();
+  void compact();
+  bool live(const HeapEntry& e) const;
 
   std::vector<HeapEntry> heap_;  // min-heap via std::push_heap with greater<>
   std::unordered_map<TimerId, Timer> timers_;

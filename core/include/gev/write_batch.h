@@ -4,6 +4,8 @@
 // A protocol's encode() appends to it. Bytes inside the batch's stable range (the input
 // being decoded, which the loop keeps intact until the flush) are referenced, not
 // copied; anything else is copied into the batch's scratch arena. Loop thread only.
+// A short stable piece right after copied bytes (a frame header, then its payload) is
+// copied too: one contiguous send costs the kernel less than a two-piece sendmsg.
 #pragma once
 
 #include <sys/uio.h>
@@ -20,6 +22,8 @@ class WriteBatch {
  public:
   // Past this many pieces, further bytes are copied so one writev can take them all.
   static constexpr size_t kMaxPieces = 512;
+  // Stable bytes up to this size that follow copied ones are copied after them.
+  static constexpr size_t kCopyAfterScratch = 2048;
 
   void reset(std::span<const uint8_t> stable = {});
   // References or copies `bytes` (see above).

@@ -29,7 +29,10 @@ typedef struct gev_protocol_vtable {
   /* Optional. Frees what conn_open made. */
   void (*conn_close)(void* module_state, gev_conn* c, void* conn_state);
   /* Decodes at most one frame from the front of `in` (contiguous; valid during the
-   * call and, for frame views into it, until on_message returns). */
+   * call and, for frame views into it, until on_message returns). `in` is the host's
+   * own read buffer (every 1.x host): decode may rewrite in place the bytes of the frame
+   * it returns, never others (a WebSocket payload is unmasked where it lies). A reply
+   * that is a view into the input is sent from there, not copied. */
   void (*decode)(void* module_state, gev_conn* c, void* conn_state, gev_bytes in,
                  gev_decode_result* out);
   /* Appends the wire form of `msg` to `w` with writer_append/writer_reserve. */
