@@ -1,5 +1,7 @@
-// EpollPoller: the Linux backend, level-triggered epoll.
+// EpollPoller: the Linux backend, level-triggered epoll, with a timerfd for the loop's
+// next deadline.
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,14 +24,40 @@ class EpollPoller final : public Poller {
   EpollPoller() : epfd_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     events_.resize(256);
+    tfd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tfd_ < 0) {
+      int e = errno;
+      ::close(epfd_);
+      throw std::system_error(e, std::generic_category(), "timerfd_create");
+    }
+    ctl(EPOLL_CTL_ADD, tfd_, kReadable);
   }
-  ~EpollPoller() override { ::close(epfd_); }
+  ~EpollPoller() override {
+    ::close(tfd_);
+    ::close(epfd_);
+  }
 
   void add(int fd, uint32_t mask) override { ctl(EPOLL_CTL_ADD, fd, mask); }
   void modify(int fd, uint32_t, uint32_t new_mask) override { ctl(EPOLL_CTL_MOD, fd, new_mask); }
   void remove(int fd, uint32_t) override {
     epoll_event ev{};
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
+  }
+
+  // The timerfd is re-armed only when nothing is armed or the deadline moved earlier: a
+  // deadline that moved later (its timer cancelled) lets the armed one fire early, and
+  // the poller sleeps on. A periodic timer so costs one timerfd_settime and one read per
+  // period, however often the loop sleeps in between.
+  int wait_until(std::span<PollEvent> out, int64_t deadline_ns) override {
+    for (;;) {
+      if (deadline_ns != kForever) {
+        if (deadline_ns <= now_ns()) return wait(out, 0);
+        if (armed_ == kForever || deadline_ns < armed_) arm(deadline_ns);
+      }
+      int n = wait(out, -1);
+      if (n != 0 || !timer_fired_) return n;  // events, or EINTR
+      if (deadline_ns != kForever && now_ns() >= deadline_ns) return 0;
+    }
   }
 
   int wait(std::span<PollEvent> out, int timeout_ms) override {
@@ -39,15 +67,24 @@ class EpollPoller final : public Poller {
       if (errno == EINTR) return 0;
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
     }
+    int k = 0;
+    timer_fired_ = false;
     for (int i = 0; i < n; ++i) {
+      if (events_[i].data.fd == tfd_) {
+        uint64_t expirations;
+        (void)!::read(tfd_, &expirations, sizeof expirations);  // clears its readiness
+        armed_ = kForever;
+        timer_fired_ = true;
+        continue;
+      }
       uint32_t e = events_[i].events;
       uint32_t mask = 0;
       if (e & (EPOLLIN | EPOLLPRI)) mask |= kReadable;
       if (e & EPOLLOUT) mask |= kWritable;
       if (e & (EPOLLERR | EPOLLHUP)) mask |= kReadable | kWritable | kHangup;
-      out[i] = {events_[i].data.fd, mask};
+      out[k++] = {events_[i].data.fd, mask};
     }
-    return n;
+    return k;
   }
 
   int native_handle() const override { return epfd_; }
@@ -61,7 +98,19 @@ class EpollPoller final : public Poller {
       throw std::system_error(errno, std::generic_category(), "epoll_ctl");
   }
 
+  void arm(int64_t deadline_ns) {
+    itimerspec when{};
+    when.it_value.tv_sec = static_cast<time_t>(deadline_ns / 1000000000);
+    when.it_value.tv_nsec = static_cast<long>(deadline_ns % 1000000000);
+    if (::timerfd_settime(tfd_, TFD_TIMER_ABSTIME, &when, nullptr) < 0)
+      throw std::system_error(errno, std::generic_category(), "timerfd_settime");
+    armed_ = deadline_ns;
+  }
+
   int epfd_;
+  int tfd_ = -1;
+  int64_t armed_ = kForever;  // the timerfd's pending expiry, if any
+  bool timer_fired_ = false;  // the last wait() consumed the timerfd's expiry
   std::vector<epoll_event> events_;
 };
 

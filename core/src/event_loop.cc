@@ -16,9 +16,7 @@ namespace gev {
 
 namespace {
 int64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  return detail::Poller::now_ns();
 }
 }  // namespace
 
@@ -111,24 +109,20 @@ void EventLoop::update_time() {
   now_ns_ = monotonic_ns();
 }
 
-int EventLoop::poll_timeout_ms() const {
+int64_t EventLoop::next_deadline_ns() const {
   std::optional<int64_t> next = timers_.next_deadline();
   if (std::optional<uint64_t> w = wheel_.next_event()) {
     int64_t wns = static_cast<int64_t>(*w) * 1000000;
     if (!next || wns < *next) next = wns;
   }
-  if (!next) return -1;
-  int64_t delta = *next - monotonic_ns();
-  if (delta <= 0) return 0;
-  // Round up so the loop does not wake a hair early and spin until the deadline.
-  return static_cast<int>(std::min<int64_t>((delta + 999999) / 1000000, 60 * 60 * 1000));
+  return next ? *next : detail::Poller::kForever;
 }
 
 void EventLoop::run() {
   thread_id_.store(std::this_thread::get_id());
   std::vector<detail::PollEvent> events(1024);
   while (!quit_.load(std::memory_order_acquire)) {
-    int n = poller_->wait(events, poll_timeout_ms());
+    int n = poller_->wait_until(events, next_deadline_ns());
     update_time();
     for (int i = 0; i < n; ++i) {
       size_t fd = static_cast<size_t>(events[i].fd);

@@ -2,7 +2,9 @@
 // BSD/macOS). CMake compiles exactly one backend; the loop never sees which.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <span>
 
@@ -41,8 +43,26 @@ class Poller {
   // Waits up to timeout_ms (-1: forever) and fills `out`; returns the count (0 on timeout
   // or EINTR).
   virtual int wait(std::span<PollEvent> out, int timeout_ms) = 0;
+  // Waits until deadline_ns on CLOCK_MONOTONIC (kForever: no deadline) or an event. This
+  // default turns the deadline into wait()'s timeout, rounded up to a millisecond so the
+  // loop does not wake a hair early and spin. epoll overrides it with a timerfd that stays
+  // armed across sleeps: a timeout passed to epoll_wait arms and cancels a kernel timer
+  // on every sleep, and the loop sleeps about once per message at moderate rates.
+  static constexpr int64_t kForever = -1;
+  virtual int wait_until(std::span<PollEvent> out, int64_t deadline_ns) {
+    if (deadline_ns == kForever) return wait(out, -1);
+    int64_t delta = deadline_ns - now_ns();
+    if (delta <= 0) return wait(out, 0);
+    return wait(out, static_cast<int>(std::min<int64_t>((delta + 999999) / 1000000, 3600000)));
+  }
   // The epoll or kqueue descriptor (tests reach behind the poller with it).
   virtual int native_handle() const = 0;
+
+  static int64_t now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  }
 };
 
 std::unique_ptr<Poller> make_poller();

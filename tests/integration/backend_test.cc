@@ -115,6 +115,49 @@ TEST_CASE("poller: with write interest only, a reset is reported and readability
   ::close(fd);
 }
 
+// Sleeps in wait_until until it returns nothing (the deadline) and gives the time then.
+int64_t sleep_until(detail::Poller& p, int64_t deadline_ns) {
+  detail::PollEvent events[8];
+  while (p.wait_until(events, deadline_ns) != 0) {
+  }
+  return detail::Poller::now_ns();
+}
+
+TEST_CASE("poller: wait_until wakes at its deadline, never before, as the deadline moves") {
+  auto poller = detail::make_poller();
+  constexpr int64_t ms = 1000000;
+  int64_t t0 = detail::Poller::now_ns();
+  CHECK(sleep_until(*poller, t0 + 30 * ms) >= t0 + 30 * ms);
+  // A later deadline first, then an earlier one: the earlier one wakes the poller.
+  detail::PollEvent events[8];
+  t0 = detail::Poller::now_ns();
+  auto [fd, peer] = tcp_pair();
+  poller->add(fd, kReadable);
+  REQUIRE(::write(peer, "x", 1) == 1);  // a wake-up with the long deadline armed
+  CHECK(poller->wait_until(events, t0 + 60000 * ms) == 1);
+  poller->remove(fd, kReadable);
+  int64_t woke = sleep_until(*poller, t0 + 40 * ms);
+  CHECK(woke >= t0 + 40 * ms);
+  CHECK(woke < t0 + 30000 * ms);  // not the armed minute
+  // A deadline moved later than the one armed (its timer cancelled): the armed one may
+  // fire early; the poller sleeps on to the new deadline.
+  t0 = detail::Poller::now_ns();
+  REQUIRE(::write(peer, "y", 1) == 1);
+  poller->add(fd, kReadable);
+  CHECK(poller->wait_until(events, t0 + 5 * ms) == 1);  // armed for 5 ms, back at once
+  char buf[8];
+  CHECK(::read(fd, buf, sizeof buf) == 2);  // "x" and "y": nothing readable now
+  CHECK(sleep_until(*poller, t0 + 50 * ms) >= t0 + 50 * ms);
+  // Past and absent deadlines: no sleep, and a sleep an event ends.
+  CHECK(poller->wait_until(events, t0) == 0);
+  REQUIRE(::write(peer, "z", 1) == 1);
+  CHECK(poller->wait_until(events, detail::Poller::kForever) == 1);
+  CHECK(events[0].fd == fd);
+  poller->remove(fd, kReadable);
+  ::close(fd);
+  ::close(peer);
+}
+
 TEST_CASE("a connection paused by its handler learns that its peer reset it") {
   PausingEcho handler;
   Server server(handler, test_options(1));

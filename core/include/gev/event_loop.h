@@ -110,7 +110,8 @@ class EventLoop {
  private:
   void run_tasks();
   void grow_batches();
-  int poll_timeout_ms() const;
+  // The earliest timer or idle-wheel deadline (ns, CLOCK_MONOTONIC), or Poller::kForever.
+  int64_t next_deadline_ns() const;
   void update_time();
 
   size_t index_;
