@@ -157,7 +157,19 @@ compare_table() {  # compare_table TITLE COLUMN
 compare_save() {
   [[ -n ${BENCH_SAVE:-} ]] || return 0
   local commit cpu
-  commit=$(git -C "$(dirname "${BASH_SOURCE[0]}")" describe --always --dirty 2>/dev/null || echo unknown)
+  # The commit measured: "-dirty" when tracked sources differ from it, not counting the
+  # saved results and rendered docs a run of several comparisons rewrites as it goes.
+  local top
+  top=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel 2>/dev/null) || top=""
+  if [[ -n $top ]]; then
+    commit=$(git -C "$top" rev-parse --short HEAD)
+    if [[ -n $(git -C "$top" status --porcelain --untracked-files=no -- . \
+        ':!bench/results' ':!docs' ':!bench/report') ]]; then
+      commit+=-dirty
+    fi
+  else
+    commit=unknown
+  fi
   cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
   {
     printf '<!-- gev-bench command="%s" commit="%s" date="%s" machine="%s, %s cores, %s" -->\n' \
