@@ -25,12 +25,15 @@ class EpollPoller final : public Poller {
     if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
     events_.resize(256);
     tfd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (tfd_ < 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = tfd_;
+    if (tfd_ < 0 || ::epoll_ctl(epfd_, EPOLL_CTL_ADD, tfd_, &ev) < 0) {
       int e = errno;
-      ::close(epfd_);
-      throw std::system_error(e, std::generic_category(), "timerfd_create");
+      if (tfd_ >= 0) ::close(tfd_);
+      ::close(epfd_);  // the destructor does not run for a constructor that throws
+      throw std::system_error(e, std::generic_category(), "timerfd for epoll");
     }
-    ctl(EPOLL_CTL_ADD, tfd_, kReadable);
   }
   ~EpollPoller() override {
     ::close(tfd_);
@@ -62,13 +65,13 @@ class EpollPoller final : public Poller {
 
   int wait(std::span<PollEvent> out, int timeout_ms) override {
     if (events_.size() < out.size()) events_.resize(out.size());
+    timer_fired_ = false;  // before any return: an EINTR must not look like an early expiry
     int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(out.size()), timeout_ms);
     if (n < 0) {
       if (errno == EINTR) return 0;
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
     }
     int k = 0;
-    timer_fired_ = false;
     for (int i = 0; i < n; ++i) {
       if (events_[i].data.fd == tfd_) {
         uint64_t expirations;

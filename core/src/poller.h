@@ -41,7 +41,7 @@ class Poller {
   virtual void modify(int fd, uint32_t old_mask, uint32_t new_mask) = 0;
   virtual void remove(int fd, uint32_t old_mask) = 0;
   // Waits up to timeout_ms (-1: forever) and fills `out`; returns the count (0 on timeout
-  // or EINTR).
+  // or EINTR, and with epoll also when the timer wait_until armed expires meanwhile).
   virtual int wait(std::span<PollEvent> out, int timeout_ms) = 0;
   // Waits until deadline_ns on CLOCK_MONOTONIC (kForever: no deadline) or an event. This
   // default turns the deadline into wait()'s timeout, rounded up to a millisecond so the
