@@ -11,10 +11,26 @@
 #   COMPARE_UDP=1            the servers listen on UDP (readiness is probed with ss)
 #   COMPARE_NO_PIN=1         pin nothing (servers running several loops)
 #   COMPARE_COMMAND          the command line as typed, for BENCH_SAVE's header
+# (compare_add_server fills NAMES and CMDS from NAME=CMD entries, skipping missing ones.)
 # then calls compare_run, then compare_table TITLE COLUMN (its exit status: 1 if any
 # run failed).
 
 declare -gA SCEN_LOAD  # keeps what the caller set
+
+# compare_add_server NAME=CMD: appends NAME to NAMES and CMD to CMDS, or says it is
+# skipped when CMD's program is not there; a malformed entry exits 2.
+compare_add_server() {
+  local entry=$1 name=${1%%=*} cmd=${1#*=}
+  if [[ $name == "$entry" || -z $cmd ]]; then
+    echo "$PROG: bad --server '$entry' (want NAME=COMMAND)" >&2; exit 2
+  fi
+  if ! command -v "${cmd%% *}" >/dev/null; then
+    echo "$PROG: skipping server '$name': ${cmd%% *} not found" >&2
+    return 0
+  fi
+  NAMES+=("$name")
+  CMDS[$name]=$cmd
+}
 
 compare_run() {
   # Command prefixes that pin the server and the load to their own cores.

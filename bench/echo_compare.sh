@@ -90,30 +90,17 @@ fi
 
 [[ -x $LOAD ]] || { echo "echo_compare: gev-load not found at $LOAD (build it first)" >&2; exit 2; }
 
-# Keep only servers whose binary exists.
-NAMES=()
-declare -A CMDS
-for entry in "${SERVERS[@]}"; do
-  name=${entry%%=*}
-  cmd=${entry#*=}
-  bin=${cmd%% *}
-  if [[ $name == "$entry" || -z $cmd ]]; then
-    echo "echo_compare: bad --server '$entry' (want NAME=COMMAND)" >&2; exit 2
-  fi
-  if ! command -v "$bin" >/dev/null; then
-    echo "echo_compare: skipping server '$name': $bin not found" >&2
-    continue
-  fi
-  NAMES+=("$name")
-  CMDS[$name]=$cmd
-done
-((${#NAMES[@]} > 0)) || { echo "echo_compare: no server to run" >&2; exit 2; }
-
 PROG=echo_compare
 UNIT=servers
 declare -A LOAD_ARGS=()
 # shellcheck source=compare_lib.sh
 source "$(dirname "$0")/compare_lib.sh"
+# Keep only servers whose binary exists.
+NAMES=()
+declare -A CMDS
+for entry in "${SERVERS[@]}"; do compare_add_server "$entry"; done
+((${#NAMES[@]} > 0)) || { echo "echo_compare: no server to run" >&2; exit 2; }
+
 compare_run
 compare_table "Echo comparison: $ROUNDS rounds, ${DURATION} s (+${WARMUP} s warmup) per run,\
  server on cpu $SERVER_CPU, gev-load on cpu $LOAD_CPU; medians, ratios vs $BASELINE." server

@@ -78,19 +78,14 @@ if ((!ONLY_GIVEN)); then
 fi
 SERVERS+=("${GIVEN[@]}")
 
+PROG=pingpong_compare
+UNIT=servers
+declare -A LOAD_ARGS=()
+# shellcheck source=compare_lib.sh
+source "$(dirname "$0")/compare_lib.sh"
 NAMES=()
 declare -A CMDS
-for entry in "${SERVERS[@]}"; do
-  name=${entry%%=*}
-  cmd=${entry#*=}
-  [[ $name != "$entry" && -n $cmd ]] || { echo "pingpong_compare: bad --server '$entry'" >&2; exit 2; }
-  if ! command -v "${cmd%% *}" >/dev/null; then
-    echo "pingpong_compare: skipping '$name': ${cmd%% *} not found" >&2
-    continue
-  fi
-  NAMES+=("$name")
-  CMDS[$name]=${cmd//\{loops\}/$LOOPS}
-done
+for entry in "${SERVERS[@]}"; do compare_add_server "${entry//\{loops\}/$LOOPS}"; done
 ((${#NAMES[@]} > 0)) || { echo "pingpong_compare: no server to run" >&2; exit 2; }
 [[ " ${NAMES[*]} " == *" $BASELINE "* ]] || BASELINE=${NAMES[0]}
 
@@ -104,12 +99,7 @@ for n in $CONNS; do
   SCEN_ARGS[${n}c]="--conns $n --size $SIZE --pipeline 1"
 done
 
-PROG=pingpong_compare
-UNIT=servers
-declare -A LOAD_ARGS=()
 if ((LOOPS > 1)); then COMPARE_NO_PIN=1; fi
-# shellcheck source=compare_lib.sh
-source "$(dirname "$0")/compare_lib.sh"
 compare_run
 if ((LOOPS > 1)); then where="$LOOPS loops, nothing pinned"; else
   where="one loop, server on cpu $SERVER_CPU, gev-load on cpu $LOAD_CPU"; fi
