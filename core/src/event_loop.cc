@@ -4,7 +4,6 @@
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 
 #include "gev/connection.h"
 #include "gev/log.h"
